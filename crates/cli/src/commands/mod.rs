@@ -1,11 +1,22 @@
-//! One module per command (or command family). Each exposes an `Args` type and
-//! `run(args) -> anyhow::Result<ExitCode>`; this file only lists and dispatches them.
+//! One module per command (or command family). Each exposes its clap arguments and a `run`
+//! returning `anyhow::Result<ExitCode>`; this file only lists and dispatches them.
 
 use std::process::ExitCode;
 
+mod chips;
+
 #[derive(Debug, clap::Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// List simulated chip presets and peer devices with headline figures.
+    Chips(chips::ChipsArgs),
+    /// Inspect a chip description.
+    #[command(subcommand)]
+    Chip(chips::ChipCommand),
+}
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
-    match command {}
+    match command {
+        Command::Chips(args) => chips::run_chips(args),
+        Command::Chip(cmd) => chips::run_chip(cmd),
+    }
 }
