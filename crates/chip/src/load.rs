@@ -133,6 +133,13 @@ fn key_path_at(text: &str, offset: usize) -> String {
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+    let trimmed = line.trim();
+    if !is_key && trimmed.starts_with('[') {
+        return trimmed
+            .trim_matches(|c| c == '[' || c == ']')
+            .trim()
+            .to_string();
+    }
     match (is_key, table.is_empty()) {
         (true, true) => key.to_string(),
         (true, false) => format!("{table}.{key}"),

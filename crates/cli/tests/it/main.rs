@@ -1,0 +1,4 @@
+//! End-to-end tests of the `seedchip` binary: the CLI contract (names, JSON, exit codes).
+
+mod chip;
+mod support;
