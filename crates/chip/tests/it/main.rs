@@ -251,3 +251,76 @@ fn every_precision_must_be_served() {
     let e = expect_err(&bad).to_string();
     assert!(e.contains("bf16 is not served"), "{e}");
 }
+
+/// Dotted key paths of every property in the chip schema (arrays of tables drop the index),
+/// with whether each is a table (has properties of its own).
+fn schema_keys() -> Vec<(String, bool)> {
+    let schema = serde_json::to_value(schemars::schema_for!(chip::Chip)).unwrap();
+    let defs = schema["$defs"].clone();
+    fn resolve<'a>(v: &'a serde_json::Value, defs: &'a serde_json::Value) -> &'a serde_json::Value {
+        if let Some(r) = v["$ref"].as_str() {
+            return &defs[r.trim_start_matches("#/$defs/")];
+        }
+        for alt in ["anyOf", "oneOf", "allOf"] {
+            if let Some(list) = v[alt].as_array()
+                && let Some(inner) = list.iter().find(|x| x["$ref"].is_string())
+            {
+                return resolve(inner, defs);
+            }
+        }
+        if let Some(items) = v.get("items") {
+            return resolve(items, defs);
+        }
+        v
+    }
+    fn walk(
+        v: &serde_json::Value,
+        defs: &serde_json::Value,
+        prefix: &str,
+        out: &mut Vec<(String, bool)>,
+    ) {
+        let v = resolve(v, defs);
+        if let Some(props) = v["properties"].as_object() {
+            for (k, sub) in props {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                let is_table = resolve(sub, defs)["properties"].is_object();
+                out.push((path.clone(), is_table));
+                walk(sub, defs, &path, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&schema, &defs, "", &mut out);
+    out
+}
+
+#[test]
+fn chip_format_doc_covers_every_key() {
+    let doc_path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/chip-format.md");
+    let doc = std::fs::read_to_string(doc_path).unwrap();
+    let keys = schema_keys();
+    assert!(
+        keys.len() > 60,
+        "schema walk found only {} keys",
+        keys.len()
+    );
+    for (key, _) in keys.iter().filter(|(_, is_table)| !is_table) {
+        assert!(
+            doc.contains(&format!("| `{key}` |")),
+            "docs/chip-format.md lacks a row for `{key}`"
+        );
+    }
+    // And the doc documents no key the code lacks.
+    for line in doc.lines().filter(|l| l.starts_with("| `")) {
+        let key = line.trim_start_matches("| `").split('`').next().unwrap();
+        assert!(
+            keys.iter().any(|(k, _)| k == key),
+            "docs/chip-format.md documents unknown key `{key}`"
+        );
+    }
+}
