@@ -4,10 +4,11 @@ use rand_distr::{Distribution, Normal, StandardNormal};
 
 use crate::Error;
 use crate::rng::stream;
+use crate::sparse::Scope;
 
 /// Rows per random stream. Fixed (not derived from the thread count) so that the output is the
 /// same however the chunks are scheduled.
-pub const DENSE_CHUNK_ROWS: usize = 256;
+pub const DENSE_CHUNK_ROWS: usize = 512;
 
 /// How dense features are distributed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,20 +74,42 @@ impl DenseDist {
     }
 }
 
-/// Row-major `[batch, features]` dense features for batch `batch_index`.
-///
-/// Rows are cut into chunks of [`DENSE_CHUNK_ROWS`]; chunk `c` draws from stream
-/// `(seed, "dense", [batch_index, c])`, so chunks can be generated in any order or in parallel.
-pub(crate) fn generate_chunk(
-    dist: &DenseDist,
-    seed: u64,
-    batch_index: u64,
-    chunk: usize,
-    features: usize,
-    out: &mut [f32],
-) {
-    debug_assert_eq!(out.len() % features.max(1), 0);
-    let mut rng = stream(seed, "dense", &[batch_index, chunk as u64]);
+/// One dense input of a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DenseSpec {
+    /// The model's input name.
+    pub name: String,
+    /// Features per sample.
+    pub features: usize,
+    /// Their distribution.
+    pub dist: DenseDist,
+    /// Per pair, or drawn once per user and repeated inside a request.
+    pub scope: Scope,
+}
+
+impl DenseSpec {
+    /// A per-pair dense input.
+    #[must_use]
+    pub fn new(name: impl Into<String>, features: usize, dist: DenseDist) -> Self {
+        Self {
+            name: name.into(),
+            features,
+            dist,
+            scope: Scope::Pair,
+        }
+    }
+
+    /// The same input, drawn once per user.
+    #[must_use]
+    pub fn per_user(mut self) -> Self {
+        self.scope = Scope::User;
+        self
+    }
+}
+
+/// Fills `out` (whole rows of `dist`) from stream `(seed, name, index)`.
+pub(crate) fn generate(dist: &DenseDist, seed: u64, name: &str, index: &[u64], out: &mut [f32]) {
+    let mut rng = stream(seed, name, index);
     dist.fill(&mut rng, out);
 }
 
@@ -97,7 +120,7 @@ mod tests {
     #[test]
     fn log_counts_are_nonnegative_with_mass_at_zero() {
         let mut out = vec![0f32; 10_000];
-        generate_chunk(&DenseDist::default(), 1, 0, 0, 13, &mut out[..9_997]);
+        generate(&DenseDist::default(), 1, "dense", &[0], &mut out[..9_997]);
         let data = &out[..9_997];
         assert!(data.iter().all(|v| v.is_finite() && *v >= 0.0));
         let zeros = data.iter().filter(|v| **v == 0.0).count();
@@ -110,7 +133,7 @@ mod tests {
     #[test]
     fn standard_normal_moments() {
         let mut out = vec![0f32; 40_000];
-        generate_chunk(&DenseDist::StandardNormal, 3, 0, 0, 8, &mut out);
+        generate(&DenseDist::StandardNormal, 3, "dense", &[0], &mut out);
         let n = out.len() as f64;
         let mean = out.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
         let var = out

@@ -17,7 +17,7 @@ pub mod sparse;
 pub mod stats;
 pub mod workload;
 
-pub use dense::DenseDist;
+pub use dense::{DenseDist, DenseSpec};
 pub use perm::RowPermutation;
 pub use request::{CandidateDist, MLPERF_DLRM_QUANTILES, Request, RequestGen};
 pub use sparse::{Csr, Pooling, Scope, TableSampler, TableSpec};

@@ -187,6 +187,9 @@ pub struct TableSpec {
     /// Whether the ids belong to the user (identical for every candidate of a request) or to
     /// the user-item pair.
     pub scope: Scope,
+    /// The embedding table the ids index. It keys the popularity permutation, so inputs that
+    /// read the same table (a candidate item and an item history) agree on which rows are hot.
+    pub table: String,
 }
 
 /// Which entity a sparse feature describes, which decides what repeats inside a request.
@@ -204,13 +207,23 @@ impl TableSpec {
     /// A per-pair table.
     #[must_use]
     pub fn new(name: impl Into<String>, rows: u64, pooling: Pooling, alpha: f64) -> Self {
+        let name = name.into();
         Self {
-            name: name.into(),
+            table: name.clone(),
+            name,
             rows,
             pooling,
             alpha,
             scope: Scope::Pair,
         }
+    }
+
+    /// The same input, reading embedding table `table` (shared popularity with other inputs of
+    /// that table).
+    #[must_use]
+    pub fn on_table(mut self, table: impl Into<String>) -> Self {
+        self.table = table.into();
+        self
     }
 
     /// The same table, drawn once per user.
@@ -232,10 +245,10 @@ pub struct TableSampler {
 }
 
 impl TableSampler {
-    /// A sampler for table number `table` of a workload with seed `seed`. The permutation key
-    /// comes from `(seed, "perm", [table])`, so a table's hot rows are the same in every batch
-    /// of a run and change with the seed.
-    pub fn new(spec: TableSpec, seed: u64, table: usize) -> Result<Self, Error> {
+    /// A sampler for `spec` in a workload with seed `seed`. The permutation key is
+    /// [`stream_key`]`(seed, "perm/" + spec.table, [])`, so a table's hot rows are the same in
+    /// every batch of a run and for every input reading it, and change with the seed.
+    pub fn new(spec: TableSpec, seed: u64) -> Result<Self, Error> {
         let bad = |reason: String| Error::InvalidTable {
             table: spec.name.clone(),
             reason,
@@ -261,7 +274,10 @@ impl TableSampler {
         } else {
             Some(Zipf::new(spec.rows as f64, spec.alpha).map_err(|e| bad(e.to_string()))?)
         };
-        let perm = RowPermutation::new(spec.rows, stream_key(seed, "perm", &[table as u64]));
+        let perm = RowPermutation::new(
+            spec.rows,
+            stream_key(seed, &format!("perm/{}", spec.table), &[]),
+        );
         let harmonic_total = generalized_harmonic(spec.rows, spec.alpha);
         Ok(Self {
             spec,
@@ -456,7 +472,7 @@ mod tests {
     #[test]
     fn sampler_rejects_bad_tables() {
         let ok = TableSpec::new("t", 10, Pooling::Fixed(1), 1.0);
-        assert!(TableSampler::new(ok.clone(), 0, 0).is_ok());
+        assert!(TableSampler::new(ok.clone(), 0).is_ok());
         for spec in [
             TableSpec {
                 rows: 0,
@@ -475,7 +491,7 @@ mod tests {
                 ..ok.clone()
             },
         ] {
-            let err = TableSampler::new(spec, 0, 0).unwrap_err();
+            let err = TableSampler::new(spec, 0).unwrap_err();
             assert!(err.to_string().contains("table `t`"), "{err}");
         }
     }
@@ -484,9 +500,8 @@ mod tests {
     fn ranks_and_rows_stay_in_range() {
         for rows in [1u64, 2, 3, 1000] {
             for alpha in [0.0, 0.5, 1.0, 3.0] {
-                let s =
-                    TableSampler::new(TableSpec::new("t", rows, Pooling::Fixed(1), alpha), 1, 0)
-                        .unwrap();
+                let s = TableSampler::new(TableSpec::new("t", rows, Pooling::Fixed(1), alpha), 1)
+                    .unwrap();
                 let mut rng = stream(1, "t", &[]);
                 for _ in 0..2000 {
                     let r = s.sample_rank(&mut rng);

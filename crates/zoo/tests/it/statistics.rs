@@ -7,13 +7,12 @@ use seedchip_zoo::stats::{
     fit_zipf_exponent, hit_rate_empirical_hottest, hit_rate_known_hottest, rank_counts,
     unique_fraction,
 };
-use seedchip_zoo::{DenseDist, Pooling, TableSpec, Workload, WorkloadSpec};
+use seedchip_zoo::{Pooling, TableSpec, Workload, WorkloadSpec};
 
 fn workload(tables: Vec<TableSpec>, seed: u64) -> Workload {
     Workload::new(
         WorkloadSpec {
-            dense_features: 0,
-            dense: DenseDist::StandardNormal,
+            dense: vec![],
             tables,
         },
         seed,
