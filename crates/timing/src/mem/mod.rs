@@ -1,0 +1,1 @@
+//! Off-chip memory timing models (being written).
