@@ -6,10 +6,14 @@
 //! generated, never of thread count or scheduling — and holds statistics helpers (reuse, hot-row
 //! cache hit rates) that the timing model and reports build on.
 //!
-//! Reading order: [`rng`] (stream derivation), [`perm`] (rank → row scatter), [`sparse`]
-//! (pooling, Zipf, CSR), [`dense`], [`workload`] (whole batches), [`request`], [`stats`].
+//! Reading order: [`models`] (the registry: [`list`], [`get`]), then the generators: [`rng`]
+//! (stream derivation), [`perm`] (rank → row scatter), [`sparse`] (pooling, Zipf, CSR),
+//! [`dense`], [`workload`] (whole batches), [`request`], [`inputs`] (a graph's inputs), and
+//! [`stats`].
 
 pub mod dense;
+pub mod inputs;
+pub mod models;
 pub mod perm;
 pub mod request;
 pub mod rng;
@@ -18,6 +22,8 @@ pub mod stats;
 pub mod workload;
 
 pub use dense::{DenseDist, DenseSpec};
+pub use inputs::{GraphWorkload, InputOptions, InputTensor, TensorData};
+pub use models::{ModelInfo, ZooOptions, get, info, list};
 pub use perm::RowPermutation;
 pub use request::{CandidateDist, MLPERF_DLRM_QUANTILES, Request, RequestGen};
 pub use sparse::{Csr, Pooling, Scope, TableSampler, TableSpec};
@@ -45,5 +51,36 @@ pub enum Error {
     InvalidCandidates {
         /// What is wrong and what would be valid.
         reason: String,
+    },
+    /// User problem: no built-in model has this name.
+    #[error("unknown model `{name}`; built-in models are: {valid}")]
+    UnknownModel {
+        /// The name asked for.
+        name: String,
+        /// Every valid name, comma-separated.
+        valid: String,
+    },
+    /// User problem: [`ZooOptions`] are out of range.
+    #[error("zoo options: {reason}")]
+    InvalidOptions {
+        /// What is wrong and what would be valid.
+        reason: String,
+    },
+    /// User problem: a graph input the generator cannot produce values for.
+    #[error("input `{input}`: {reason}")]
+    UnsupportedInput {
+        /// The graph input's name.
+        input: String,
+        /// Why, and what is supported.
+        reason: String,
+    },
+    /// Internal bug: a built-in model failed to build or verify.
+    #[error("built-in model `{model}` is malformed (a zoo bug)")]
+    ModelBuild {
+        /// The zoo name.
+        model: String,
+        /// The builder's or verifier's report.
+        #[source]
+        source: seedchip_ir::Error,
     },
 }

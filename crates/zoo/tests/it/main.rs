@@ -2,4 +2,5 @@
 //! tolerance derived from the sample size) and determinism across thread counts.
 
 mod determinism;
+mod models;
 mod statistics;
