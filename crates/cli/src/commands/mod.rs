@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 mod chips;
+pub mod models;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -12,11 +13,18 @@ pub enum Command {
     /// Inspect a chip description.
     #[command(subcommand)]
     Chip(chips::ChipCommand),
+    /// List the built-in recommendation models.
+    Models(models::ModelsArgs),
+    /// Inspect a model.
+    #[command(subcommand)]
+    Model(models::ModelCommand),
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Chips(args) => chips::run_chips(args),
         Command::Chip(cmd) => chips::run_chip(cmd),
+        Command::Models(args) => models::run_models(args),
+        Command::Model(cmd) => models::run_model(cmd),
     }
 }

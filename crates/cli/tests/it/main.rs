@@ -1,4 +1,5 @@
 //! End-to-end tests of the `seedchip` binary: the CLI contract (names, JSON, exit codes).
 
 mod chip;
+mod models;
 mod support;
