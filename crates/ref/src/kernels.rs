@@ -1,0 +1,808 @@
+//! f32 kernels.
+//!
+//! Determinism rule: work is cut into tiles whose boundaries depend only on shapes, never on the
+//! thread count, and every output element is produced by exactly one tile with a fixed
+//! summation order. Rayon then only decides *who* computes a tile, so 1 and N threads give
+//! identical bits.
+
+use ndarray::{ArrayView2, ArrayViewMut2, Axis, Slice, linalg::general_mat_mul};
+use rayon::prelude::*;
+use seedchip_ir::init::{ParamValues, Procedural};
+use seedchip_ir::{Activation, AttentionKernel, BinaryOp, Pooling, ReduceKind, UnaryOp};
+
+/// Samples per task in per-sample kernels (bags, interactions, attention).
+const SAMPLE_TILE: usize = 16;
+/// Elements per task in elementwise kernels.
+const ELEM_TILE: usize = 1 << 14;
+
+// ---------------------------------------------------------------------------------------------
+// Scalar functions. libm (a pure-Rust musl port) instead of the platform's libm, so results do
+// not depend on the C library the binary links.
+
+#[inline]
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + libm::expf(-x))
+}
+
+#[inline]
+pub fn unary(op: UnaryOp, x: f32) -> f32 {
+    match op {
+        // `x < 0` keeps NaN as NaN, as PyTorch does.
+        UnaryOp::Relu => {
+            if x < 0.0 {
+                0.0
+            } else {
+                x
+            }
+        }
+        UnaryOp::Sigmoid => sigmoid(x),
+        UnaryOp::Tanh => libm::tanhf(x),
+        UnaryOp::Gelu => 0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2)),
+        UnaryOp::Silu => x * sigmoid(x),
+        UnaryOp::Neg => -x,
+        UnaryOp::Exp => libm::expf(x),
+    }
+}
+
+#[inline]
+pub fn activation(act: Activation, x: f32) -> f32 {
+    match act.unary() {
+        Some(u) => unary(u, x),
+        None => x,
+    }
+}
+
+/// Dot product with 8 independent partial sums combined in a fixed order: vectorizes, and the
+/// order never changes.
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f32; 8];
+    let chunks = n / 8;
+    for c in 0..chunks {
+        let (x, y) = (&a[c * 8..c * 8 + 8], &b[c * 8..c * 8 + 8]);
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut tail = 0.0f32;
+    for i in chunks * 8..n {
+        tail += a[i] * b[i];
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
+}
+
+// ---------------------------------------------------------------------------------------------
+// GEMM
+
+fn split_rows(mut v: ArrayViewMut2<'_, f32>, t: usize) -> Vec<(usize, ArrayViewMut2<'_, f32>)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while v.nrows() > t {
+        let (a, b) = v.split_at(Axis(0), t);
+        out.push((start, a));
+        start += t;
+        v = b;
+    }
+    out.push((start, v));
+    out
+}
+
+fn split_cols(mut v: ArrayViewMut2<'_, f32>, t: usize) -> Vec<(usize, ArrayViewMut2<'_, f32>)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while v.ncols() > t {
+        let (a, b) = v.split_at(Axis(1), t);
+        out.push((start, a));
+        start += t;
+        v = b;
+    }
+    out.push((start, v));
+    out
+}
+
+/// `y[m, n] = act(a[m, k] · b[k, n] + bias)`, tiled over rows (large `m`) or columns (small
+/// `m`, so a batch of one still uses every core). `b` may be any strided view (a transposed
+/// weight costs nothing). The microkernel is `matrixmultiply`'s, through ndarray.
+pub fn gemm(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    bias: Option<&[f32]>,
+    act: Activation,
+    y: &mut [f32],
+) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    debug_assert_eq!(b.nrows(), k);
+    let c = ArrayViewMut2::from_shape((m, n), y).expect("gemm output buffer matches m×n");
+    let (tm, tn) = if m >= 256 {
+        (128, n.max(1))
+    } else {
+        (m.max(1), 256)
+    };
+    let mut tiles = Vec::new();
+    for (i0, rows) in split_rows(c, tm) {
+        for (j0, tile) in split_cols(rows, tn) {
+            tiles.push((i0, j0, tile));
+        }
+    }
+    tiles.into_par_iter().for_each(|(i0, j0, mut tile)| {
+        let (rm, cn) = tile.dim();
+        let at = a.slice_axis(Axis(0), Slice::from(i0..i0 + rm));
+        let bt = b.slice_axis(Axis(1), Slice::from(j0..j0 + cn));
+        gemm_tile(at, bt, bias.map(|bb| &bb[j0..j0 + cn]), act, &mut tile);
+    });
+}
+
+/// Single-threaded `c = act(a · b + bias)`.
+pub fn gemm_tile(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    bias: Option<&[f32]>,
+    act: Activation,
+    c: &mut ArrayViewMut2<'_, f32>,
+) {
+    let beta = match bias {
+        Some(bb) => {
+            for mut row in c.rows_mut() {
+                for (o, &v) in row.iter_mut().zip(bb) {
+                    *o = v;
+                }
+            }
+            1.0
+        }
+        None => 0.0,
+    };
+    if a.ncols() == 0 {
+        if beta == 0.0 {
+            c.fill(0.0);
+        }
+    } else {
+        general_mat_mul(1.0, &a, &b, beta, c);
+    }
+    if act != Activation::None {
+        c.mapv_inplace(|v| activation(act, v));
+    }
+}
+
+/// Batched `y[i] = a[i] · b[i]` (or `b[i]ᵀ`), one task per matrix.
+#[allow(clippy::too_many_arguments)]
+pub fn batched_matmul(
+    a: &[f32],
+    b: &[f32],
+    batch: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    transpose_b: bool,
+    y: &mut [f32],
+) {
+    y.par_chunks_mut((m * n).max(1))
+        .enumerate()
+        .take(batch)
+        .for_each(|(i, yc)| {
+            let av =
+                ArrayView2::from_shape((m, k), &a[i * m * k..(i + 1) * m * k]).expect("a slice");
+            let bs = &b[i * k * n..(i + 1) * k * n];
+            let bv = if transpose_b {
+                ArrayView2::from_shape((n, k), bs)
+                    .expect("b slice")
+                    .reversed_axes()
+            } else {
+                ArrayView2::from_shape((k, n), bs).expect("b slice")
+            };
+            let mut c = ArrayViewMut2::from_shape((m, n), yc).expect("y slice");
+            gemm_tile(av, bv, None, Activation::None, &mut c);
+        });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Elementwise
+
+pub fn unary_inplace(op: UnaryOp, x: &mut [f32]) {
+    x.par_chunks_mut(ELEM_TILE)
+        .for_each(|c| c.iter_mut().for_each(|v| *v = unary(op, *v)));
+}
+
+#[inline]
+fn binary_scalar(op: BinaryOp, a: f32, b: f32) -> f32 {
+    match op {
+        BinaryOp::Add => a + b,
+        BinaryOp::Sub => a - b,
+        BinaryOp::Mul => a * b,
+        BinaryOp::Div => a / b,
+    }
+}
+
+/// Row-major strides of `shape` broadcast to `out` (right-aligned; 0 where broadcast).
+fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
+    let r = out.len();
+    let mut strides = vec![0; r];
+    let mut s = 1;
+    for (i, &d) in shape.iter().enumerate().rev() {
+        let o = r - shape.len() + i;
+        strides[o] = if d == 1 && out[o] != 1 { 0 } else { s };
+        s *= d;
+    }
+    strides
+}
+
+pub fn binary(
+    op: BinaryOp,
+    a: &[f32],
+    ashape: &[usize],
+    b: &[f32],
+    bshape: &[usize],
+    out_shape: &[usize],
+    y: &mut [f32],
+) {
+    if ashape == bshape {
+        y.par_chunks_mut(ELEM_TILE).enumerate().for_each(|(t, c)| {
+            let o = t * ELEM_TILE;
+            for (i, v) in c.iter_mut().enumerate() {
+                *v = binary_scalar(op, a[o + i], b[o + i]);
+            }
+        });
+        return;
+    }
+    let r = out_shape.len();
+    let last = out_shape.last().copied().unwrap_or(1).max(1);
+    let sa = broadcast_strides(ashape, out_shape);
+    let sb = broadcast_strides(bshape, out_shape);
+    let (la, lb) = (
+        sa.last().copied().unwrap_or(0),
+        sb.last().copied().unwrap_or(0),
+    );
+    let rows_per_task = (ELEM_TILE / last).max(1);
+    y.par_chunks_mut(rows_per_task * last)
+        .enumerate()
+        .for_each(|(t, chunk)| {
+            for (ri, row) in chunk.chunks_mut(last).enumerate() {
+                // Decompose the row index into the leading coordinates.
+                let mut rem = t * rows_per_task + ri;
+                let (mut oa, mut ob) = (0usize, 0usize);
+                for d in (0..r.saturating_sub(1)).rev() {
+                    let c = rem % out_shape[d];
+                    rem /= out_shape[d];
+                    oa += c * sa[d];
+                    ob += c * sb[d];
+                }
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = binary_scalar(op, a[oa + j * la], b[ob + j * lb]);
+                }
+            }
+        });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data movement
+
+/// `outer × [pieces...]` concatenation: piece `i` contributes `widths[i]` contiguous elements
+/// per outer index.
+pub fn concat(inputs: &[&[f32]], widths: &[usize], outer: usize, y: &mut [f32]) {
+    let total: usize = widths.iter().sum();
+    if total == 0 {
+        return;
+    }
+    let rows = (ELEM_TILE / total).max(1);
+    y.par_chunks_mut(rows * total)
+        .enumerate()
+        .for_each(|(t, chunk)| {
+            for (ri, row) in chunk.chunks_mut(total).enumerate() {
+                let o = t * rows + ri;
+                if o >= outer {
+                    break;
+                }
+                let mut at = 0;
+                for (x, &w) in inputs.iter().zip(widths) {
+                    row[at..at + w].copy_from_slice(&x[o * w..(o + 1) * w]);
+                    at += w;
+                }
+            }
+        });
+}
+
+/// Copies `[start, start + len)` of a middle axis: input rows of `width` elements, `outer` of
+/// them, each row holding `axis_len × inner`.
+pub fn slice(
+    x: &[f32],
+    outer: usize,
+    axis_len: usize,
+    inner: usize,
+    start: usize,
+    len: usize,
+    y: &mut [f32],
+) {
+    let w = len * inner;
+    if w == 0 {
+        return;
+    }
+    let rows = (ELEM_TILE / w).max(1);
+    y.par_chunks_mut(rows * w)
+        .enumerate()
+        .for_each(|(t, chunk)| {
+            for (ri, row) in chunk.chunks_mut(w).enumerate() {
+                let o = t * rows + ri;
+                if o >= outer {
+                    break;
+                }
+                let src = o * axis_len * inner + start * inner;
+                row.copy_from_slice(&x[src..src + w]);
+            }
+        });
+}
+
+pub fn transpose(x: &[f32], shape: &[usize], perm: &[usize], y: &mut [f32]) {
+    let r = shape.len();
+    let mut in_strides = vec![1usize; r];
+    for i in (0..r.saturating_sub(1)).rev() {
+        in_strides[i] = in_strides[i + 1] * shape[i + 1];
+    }
+    let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+    let strides: Vec<usize> = perm.iter().map(|&p| in_strides[p]).collect();
+    let last = out_shape.last().copied().unwrap_or(1).max(1);
+    let ls = strides.last().copied().unwrap_or(1);
+    let rows = (ELEM_TILE / last).max(1);
+    y.par_chunks_mut(rows * last)
+        .enumerate()
+        .for_each(|(t, chunk)| {
+            for (ri, row) in chunk.chunks_mut(last).enumerate() {
+                let mut rem = t * rows + ri;
+                let mut base = 0;
+                for d in (0..r.saturating_sub(1)).rev() {
+                    base += (rem % out_shape[d]) * strides[d];
+                    rem /= out_shape[d];
+                }
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = x[base + j * ls];
+                }
+            }
+        });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Embeddings
+
+/// Where an embedding table's rows come from.
+#[derive(Debug, Clone, Copy)]
+pub enum Table<'a> {
+    Dense(&'a [f32]),
+    Procedural(&'a Procedural),
+    /// Rows read from a file on demand.
+    Values(&'a ParamValues),
+}
+
+impl Table<'_> {
+    /// Row `r` into `scratch` (or borrowed directly for dense tables).
+    #[inline]
+    fn row<'s>(
+        &'s self,
+        r: u64,
+        dim: usize,
+        scratch: &'s mut [f32],
+    ) -> Result<&'s [f32], seedchip_ir::Error> {
+        match self {
+            Table::Dense(d) => {
+                let s = r as usize * dim;
+                Ok(&d[s..s + dim])
+            }
+            Table::Procedural(p) => {
+                p.fill(r * dim as u64, scratch);
+                Ok(scratch)
+            }
+            Table::Values(v) => {
+                v.fill_row(r, scratch)?;
+                Ok(scratch)
+            }
+        }
+    }
+}
+
+/// Pooled bags. `ranges[b]` is the index range of bag `b` in `idx`; indices are validated by the
+/// caller.
+pub fn embedding_bag(
+    table: Table<'_>,
+    dim: usize,
+    idx: &[i64],
+    ranges: &[(usize, usize)],
+    pooling: Pooling,
+    y: &mut [f32],
+) -> Result<(), seedchip_ir::Error> {
+    if dim == 0 {
+        return Ok(());
+    }
+    y.par_chunks_mut(SAMPLE_TILE * dim)
+        .enumerate()
+        .try_for_each(|(t, chunk)| {
+            let mut scratch = vec![0.0f32; dim];
+            for (si, out) in chunk.chunks_mut(dim).enumerate() {
+                let (lo, hi) = ranges[t * SAMPLE_TILE + si];
+                out.fill(0.0);
+                for (n, &r) in idx[lo..hi].iter().enumerate() {
+                    let row = table.row(r as u64, dim, &mut scratch)?;
+                    match pooling {
+                        Pooling::Sum | Pooling::Mean => {
+                            out.iter_mut().zip(row).for_each(|(o, v)| *o += v)
+                        }
+                        Pooling::Max if n == 0 => out.copy_from_slice(row),
+                        Pooling::Max => out.iter_mut().zip(row).for_each(|(o, &v)| {
+                            if v > *o {
+                                *o = v
+                            }
+                        }),
+                    }
+                }
+                if pooling == Pooling::Mean && hi > lo {
+                    let c = (hi - lo) as f32;
+                    out.iter_mut().for_each(|o| *o /= c);
+                }
+            }
+            Ok(())
+        })
+}
+
+/// Unpooled lookup: one row per index.
+pub fn embedding(
+    table: Table<'_>,
+    dim: usize,
+    idx: &[i64],
+    y: &mut [f32],
+) -> Result<(), seedchip_ir::Error> {
+    if dim == 0 {
+        return Ok(());
+    }
+    y.par_chunks_mut(SAMPLE_TILE * dim)
+        .enumerate()
+        .try_for_each(|(t, chunk)| {
+            let mut scratch = vec![0.0f32; dim];
+            for (i, out) in chunk.chunks_mut(dim).enumerate() {
+                let row = table.row(idx[t * SAMPLE_TILE + i] as u64, dim, &mut scratch)?;
+                out.copy_from_slice(row);
+            }
+            Ok(())
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recommendation-specific ops
+
+/// DLRM dot interaction. `feature(s, i)` returns vector `i` of sample `s`.
+pub fn dot_interaction<'a>(
+    feature: &(dyn Fn(usize, usize) -> &'a [f32] + Sync),
+    n: usize,
+    self_interaction: bool,
+    pairs: usize,
+    y: &mut [f32],
+) {
+    if pairs == 0 {
+        return;
+    }
+    y.par_chunks_mut(SAMPLE_TILE * pairs)
+        .enumerate()
+        .for_each(|(t, chunk)| {
+            for (si, out) in chunk.chunks_mut(pairs).enumerate() {
+                let s = t * SAMPLE_TILE + si;
+                let mut p = 0;
+                for i in 0..n {
+                    let jmax = if self_interaction { i + 1 } else { i };
+                    for j in 0..jmax {
+                        out[p] = dot(feature(s, i), feature(s, j));
+                        p += 1;
+                    }
+                }
+            }
+        });
+}
+
+/// DCNv2 low-rank cross layer on `m` rows of width `d`: `x0 ⊙ (w·(v·xl) + b) + xl`.
+#[allow(clippy::too_many_arguments)]
+pub fn cross_layer(
+    x0: &[f32],
+    xl: &[f32],
+    v: &[f32],
+    w: &[f32],
+    b: &[f32],
+    d: usize,
+    r: usize,
+    y: &mut [f32],
+) {
+    const ROWS: usize = 64;
+    if d == 0 {
+        return;
+    }
+    let vt = ArrayView2::from_shape((r, d), v)
+        .expect("v is r×d")
+        .reversed_axes();
+    let wt = ArrayView2::from_shape((d, r), w)
+        .expect("w is d×r")
+        .reversed_axes();
+    y.par_chunks_mut(ROWS * d)
+        .enumerate()
+        .for_each(|(t, chunk)| {
+            let rows = chunk.len() / d;
+            let lo = t * ROWS;
+            let xl_t =
+                ArrayView2::from_shape((rows, d), &xl[lo * d..(lo + rows) * d]).expect("xl tile");
+            let mut tmp = vec![0.0f32; rows * r];
+            let mut tv = ArrayViewMut2::from_shape((rows, r), &mut tmp[..]).expect("tmp");
+            gemm_tile(xl_t, vt, None, Activation::None, &mut tv);
+            let tv = ArrayView2::from_shape((rows, r), &tmp[..]).expect("tmp");
+            let mut u = ArrayViewMut2::from_shape((rows, d), &mut chunk[..]).expect("u");
+            gemm_tile(tv, wt, Some(b), Activation::None, &mut u);
+            for (i, o) in chunk.iter_mut().enumerate() {
+                let g = lo * d + i;
+                *o = x0[g] * *o + xl[g];
+            }
+        });
+}
+
+pub fn layer_norm(x: &[f32], d: usize, gamma: &[f32], beta: &[f32], eps: f32, y: &mut [f32]) {
+    if d == 0 {
+        return;
+    }
+    let rows = (ELEM_TILE / d).max(1);
+    y.par_chunks_mut(rows * d)
+        .enumerate()
+        .for_each(|(t, chunk)| {
+            for (ri, out) in chunk.chunks_mut(d).enumerate() {
+                let row = &x[(t * rows + ri) * d..][..d];
+                // Row statistics in f64: cheap, and keeps large-mean rows accurate.
+                let mean = row.iter().map(|&v| f64::from(v)).sum::<f64>() / d as f64;
+                let var = row
+                    .iter()
+                    .map(|&v| (f64::from(v) - mean).powi(2))
+                    .sum::<f64>()
+                    / d as f64;
+                let inv = (1.0 / (var + f64::from(eps)).sqrt()) as f32;
+                let mean = mean as f32;
+                for j in 0..d {
+                    out[j] = (row[j] - mean) * inv * gamma[j] + beta[j];
+                }
+            }
+        });
+}
+
+/// Softmax over the middle axis of `outer × len × inner`.
+pub fn softmax(x: &[f32], outer: usize, len: usize, inner: usize, y: &mut [f32]) {
+    let block = len * inner;
+    if block == 0 {
+        return;
+    }
+    y.par_chunks_mut(block)
+        .enumerate()
+        .take(outer)
+        .for_each(|(o, out)| {
+            let xin = &x[o * block..(o + 1) * block];
+            for i in 0..inner {
+                let mut mx = f32::NEG_INFINITY;
+                for l in 0..len {
+                    mx = mx.max(xin[l * inner + i]);
+                }
+                let mut sum = 0.0f32;
+                for l in 0..len {
+                    let e = libm::expf(xin[l * inner + i] - mx);
+                    out[l * inner + i] = e;
+                    sum += e;
+                }
+                for l in 0..len {
+                    out[l * inner + i] /= sum;
+                }
+            }
+        });
+}
+
+pub fn reduce(kind: ReduceKind, x: &[f32], outer: usize, len: usize, inner: usize, y: &mut [f32]) {
+    if inner == 0 {
+        return;
+    }
+    y.par_chunks_mut(inner)
+        .enumerate()
+        .take(outer)
+        .for_each(|(o, out)| {
+            let xin = &x[o * len * inner..(o + 1) * len * inner];
+            for (i, v) in out.iter_mut().enumerate() {
+                let mut acc = match kind {
+                    ReduceKind::Max => f32::NEG_INFINITY,
+                    _ => 0.0,
+                };
+                for l in 0..len {
+                    let e = xin[l * inner + i];
+                    match kind {
+                        ReduceKind::Max => {
+                            if e > acc || e.is_nan() {
+                                acc = e
+                            }
+                        }
+                        _ => acc += e,
+                    }
+                }
+                if kind == ReduceKind::Mean {
+                    acc /= len as f32;
+                }
+                *v = acc;
+            }
+        });
+}
+
+/// DIN target attention over `batch` samples (see `seedchip_ir::Op::TargetAttention`).
+/// `layers` are `(w [out, in], b [out])` with the last of width 1.
+pub fn target_attention(
+    q: &[f32],
+    keys: &[f32],
+    t_len: usize,
+    d: usize,
+    layers: &[(&[f32], &[f32], usize)],
+    act: Activation,
+    y: &mut [f32],
+) {
+    if d == 0 {
+        return;
+    }
+    y.par_chunks_mut(SAMPLE_TILE * d)
+        .enumerate()
+        .for_each(|(t, chunk)| {
+            let samples = chunk.len() / d;
+            let s0 = t * SAMPLE_TILE;
+            let rows = samples * t_len;
+            // Activation-unit input [q, k, q - k, q ⊙ k] for every (sample, behaviour) pair.
+            let mut feat = vec![0.0f32; rows * 4 * d];
+            for s in 0..samples {
+                let qs = &q[(s0 + s) * d..][..d];
+                for tt in 0..t_len {
+                    let k = &keys[((s0 + s) * t_len + tt) * d..][..d];
+                    let f = &mut feat[(s * t_len + tt) * 4 * d..][..4 * d];
+                    for j in 0..d {
+                        f[j] = qs[j];
+                        f[d + j] = k[j];
+                        f[2 * d + j] = qs[j] - k[j];
+                        f[3 * d + j] = qs[j] * k[j];
+                    }
+                }
+            }
+            let mut h = feat;
+            let mut width = 4 * d;
+            for (li, &(w, b, out_w)) in layers.iter().enumerate() {
+                let a = ArrayView2::from_shape((rows, width), &h[..]).expect("layer input");
+                let wt = ArrayView2::from_shape((out_w, width), w)
+                    .expect("layer weight")
+                    .reversed_axes();
+                let mut next = vec![0.0f32; rows * out_w];
+                let mut c =
+                    ArrayViewMut2::from_shape((rows, out_w), &mut next[..]).expect("layer output");
+                let a_act = if li + 1 == layers.len() {
+                    Activation::None
+                } else {
+                    act
+                };
+                gemm_tile(a, wt, Some(b), a_act, &mut c);
+                h = next;
+                width = out_w;
+            }
+            for (s, out) in chunk.chunks_mut(d).enumerate() {
+                out.fill(0.0);
+                for tt in 0..t_len {
+                    let score = h[s * t_len + tt];
+                    let k = &keys[((s0 + s) * t_len + tt) * d..][..d];
+                    out.iter_mut().zip(k).for_each(|(o, &kv)| *o += score * kv);
+                }
+            }
+        });
+}
+
+/// Multi-head attention core for `batch` samples of `n` tokens.
+#[allow(clippy::too_many_arguments)]
+pub fn seq_attention(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    n: usize,
+    heads: usize,
+    dq: usize,
+    dv: usize,
+    kernel: AttentionKernel,
+    causal: bool,
+    scale: f32,
+    y: &mut [f32],
+) {
+    let (hq, hv) = (dq / heads, dv / heads);
+    if n * dv == 0 {
+        return;
+    }
+    y.par_chunks_mut(n * dv).enumerate().for_each(|(s, out)| {
+        let qs = ArrayView2::from_shape((n, dq), &q[s * n * dq..(s + 1) * n * dq]).expect("q");
+        let ks = ArrayView2::from_shape((n, dq), &k[s * n * dq..(s + 1) * n * dq]).expect("k");
+        let vs = ArrayView2::from_shape((n, dv), &v[s * n * dv..(s + 1) * n * dv]).expect("v");
+        let mut os = ArrayViewMut2::from_shape((n, dv), out).expect("out");
+        let mut scores = vec![0.0f32; n * n];
+        for h in 0..heads {
+            let qh = qs.slice_axis(Axis(1), Slice::from(h * hq..(h + 1) * hq));
+            let kh = ks.slice_axis(Axis(1), Slice::from(h * hq..(h + 1) * hq));
+            let vh = vs.slice_axis(Axis(1), Slice::from(h * hv..(h + 1) * hv));
+            {
+                let mut sv = ArrayViewMut2::from_shape((n, n), &mut scores[..]).expect("scores");
+                gemm_tile(qh, kh.t(), None, Activation::None, &mut sv);
+            }
+            for i in 0..n {
+                let row = &mut scores[i * n..(i + 1) * n];
+                let valid = if causal { i + 1 } else { n };
+                match kernel {
+                    AttentionKernel::Softmax => {
+                        let mut mx = f32::NEG_INFINITY;
+                        for x in &mut row[..valid] {
+                            *x *= scale;
+                            mx = mx.max(*x);
+                        }
+                        let mut sum = 0.0f32;
+                        for x in &mut row[..valid] {
+                            *x = libm::expf(*x - mx);
+                            sum += *x;
+                        }
+                        for x in &mut row[..valid] {
+                            *x /= sum;
+                        }
+                    }
+                    AttentionKernel::Silu => {
+                        let inv_n = 1.0 / n as f32;
+                        for x in &mut row[..valid] {
+                            let z = *x * scale;
+                            *x = z * sigmoid(z) * inv_n;
+                        }
+                    }
+                }
+                row[valid..].fill(0.0);
+            }
+            let sv = ArrayView2::from_shape((n, n), &scores[..]).expect("scores");
+            let mut oh = os.slice_axis_mut(Axis(1), Slice::from(h * hv..(h + 1) * hv));
+            gemm_tile(sv, vh, None, Activation::None, &mut oh);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_matches_naive() {
+        let a: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..37).map(|i| (i as f32 * 0.11).cos()).collect();
+        let naive: f64 = a
+            .iter()
+            .zip(&b)
+            .map(|(&x, &y)| f64::from(x) * f64::from(y))
+            .sum();
+        assert!((f64::from(dot(&a, &b)) - naive).abs() < 1e-5);
+    }
+
+    #[test]
+    fn unary_edge_cases() {
+        assert!(unary(UnaryOp::Relu, f32::NAN).is_nan());
+        assert_eq!(unary(UnaryOp::Relu, -0.5), 0.0);
+        assert_eq!(unary(UnaryOp::Sigmoid, -1000.0), 0.0);
+        assert_eq!(unary(UnaryOp::Sigmoid, 1000.0), 1.0);
+        assert!((unary(UnaryOp::Gelu, 1.0) - 0.841_344_7).abs() < 1e-6);
+    }
+
+    #[test]
+    fn gemm_tiles_cover_everything() {
+        for &(m, k, n) in &[(1, 3, 300), (5, 0, 4), (300, 7, 5), (513, 2, 3)] {
+            let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 - 3.0).collect();
+            let w: Vec<f32> = (0..n * k).map(|i| (i % 5) as f32 * 0.5).collect();
+            let bias: Vec<f32> = (0..n).map(|i| i as f32).collect();
+            let mut y = vec![f32::NAN; m * n];
+            let av = ArrayView2::from_shape((m, k), &a[..]).unwrap();
+            let wv = ArrayView2::from_shape((n, k), &w[..]).unwrap();
+            gemm(av, wv.t(), Some(&bias), Activation::Relu, &mut y);
+            for i in 0..m {
+                for j in 0..n {
+                    let mut s = bias[j];
+                    for l in 0..k {
+                        s += a[i * k + l] * w[j * k + l];
+                    }
+                    assert_eq!(y[i * n + j], s.max(0.0), "({m},{k},{n}) at {i},{j}");
+                }
+            }
+        }
+    }
+}
