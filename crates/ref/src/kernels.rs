@@ -14,6 +14,12 @@ use seedchip_ir::{Activation, AttentionKernel, BinaryOp, Pooling, ReduceKind, Un
 const SAMPLE_TILE: usize = 16;
 /// Elements per task in elementwise kernels.
 const ELEM_TILE: usize = 1 << 14;
+/// Below this many rows a GEMM against a row-major weight runs as dot products (one row is
+/// memory-bound, so the dot products keep up; from two rows on, matrixmultiply's SIMD
+/// microkernels win despite packing).
+const GEMV_ROWS: usize = 2;
+/// Output columns per task in that mode.
+const GEMV_COLS: usize = 64;
 
 // ---------------------------------------------------------------------------------------------
 // Scalar functions. libm (a pure-Rust musl port) instead of the platform's libm, so results do
@@ -115,6 +121,38 @@ pub fn gemm(
     let (m, k) = a.dim();
     let n = b.ncols();
     debug_assert_eq!(b.nrows(), k);
+    // A few rows against a row-major weight: packing the weight would cost more than the
+    // product, so stream each weight row once and dot it with every input row while it sits
+    // in L1.
+    let bt = b.t();
+    if m < GEMV_ROWS {
+        if let (Some(w), Some(x)) = (bt.as_slice(), a.as_slice()) {
+            let tiles: Vec<Vec<f32>> = (0..n.div_ceil(GEMV_COLS))
+                .into_par_iter()
+                .map(|t| {
+                    let cols = t * GEMV_COLS..((t + 1) * GEMV_COLS).min(n);
+                    let mut out = Vec::with_capacity(m * cols.len());
+                    for j in cols {
+                        let wj = &w[j * k..(j + 1) * k];
+                        let bj = bias.map_or(0.0, |bb| bb[j]);
+                        for i in 0..m {
+                            out.push(activation(act, dot(&x[i * k..(i + 1) * k], wj) + bj));
+                        }
+                    }
+                    out
+                })
+                .collect();
+            for (t, tile) in tiles.iter().enumerate() {
+                for (c, vals) in tile.chunks(m.max(1)).enumerate() {
+                    let j = t * GEMV_COLS + c;
+                    for (i, &v) in vals.iter().enumerate() {
+                        y[i * n + j] = v;
+                    }
+                }
+            }
+            return;
+        }
+    }
     let c = ArrayViewMut2::from_shape((m, n), y).expect("gemm output buffer matches m×n");
     let (tm, tn) = if m >= 256 {
         (128, n.max(1))
@@ -495,7 +533,8 @@ pub fn dot_interaction<'a>(
         });
 }
 
-/// DCNv2 low-rank cross layer on `m` rows of width `d`: `x0 ⊙ (w·(v·xl) + b) + xl`.
+/// DCNv2 low-rank cross layer on rows of width `d`: `x0 ⊙ (w·(v·xl) + b) + xl`, as two
+/// [`gemm`]s (so small batches still spread over cores) and one elementwise pass.
 #[allow(clippy::too_many_arguments)]
 pub fn cross_layer(
     x0: &[f32],
@@ -507,32 +546,27 @@ pub fn cross_layer(
     r: usize,
     y: &mut [f32],
 ) {
-    const ROWS: usize = 64;
     if d == 0 {
         return;
     }
-    let vt = ArrayView2::from_shape((r, d), v)
+    let m = y.len() / d;
+    let xl_v = ArrayView2::from_shape((m, d), xl).expect("xl is m×d");
+    let v_t = ArrayView2::from_shape((r, d), v)
         .expect("v is r×d")
         .reversed_axes();
-    let wt = ArrayView2::from_shape((d, r), w)
+    let w_t = ArrayView2::from_shape((d, r), w)
         .expect("w is d×r")
         .reversed_axes();
-    y.par_chunks_mut(ROWS * d)
+    let mut t = vec![0.0f32; m * r];
+    gemm(xl_v, v_t, None, Activation::None, &mut t);
+    let t_v = ArrayView2::from_shape((m, r), &t[..]).expect("t is m×r");
+    gemm(t_v, w_t, Some(b), Activation::None, y);
+    y.par_chunks_mut(ELEM_TILE)
         .enumerate()
-        .for_each(|(t, chunk)| {
-            let rows = chunk.len() / d;
-            let lo = t * ROWS;
-            let xl_t =
-                ArrayView2::from_shape((rows, d), &xl[lo * d..(lo + rows) * d]).expect("xl tile");
-            let mut tmp = vec![0.0f32; rows * r];
-            let mut tv = ArrayViewMut2::from_shape((rows, r), &mut tmp[..]).expect("tmp");
-            gemm_tile(xl_t, vt, None, Activation::None, &mut tv);
-            let tv = ArrayView2::from_shape((rows, r), &tmp[..]).expect("tmp");
-            let mut u = ArrayViewMut2::from_shape((rows, d), &mut chunk[..]).expect("u");
-            gemm_tile(tv, wt, Some(b), Activation::None, &mut u);
-            for (i, o) in chunk.iter_mut().enumerate() {
-                let g = lo * d + i;
-                *o = x0[g] * *o + xl[g];
+        .for_each(|(c, chunk)| {
+            let o = c * ELEM_TILE;
+            for (i, u) in chunk.iter_mut().enumerate() {
+                *u = x0[o + i] * *u + xl[o + i];
             }
         });
 }

@@ -6,6 +6,7 @@ mod errors;
 mod models;
 mod npz_io;
 mod ops;
+mod zoo_models;
 
 use std::collections::BTreeMap;
 
