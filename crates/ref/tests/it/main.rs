@@ -3,6 +3,7 @@
 
 mod determinism;
 mod errors;
+mod fixtures;
 mod models;
 mod npz_io;
 mod ops;

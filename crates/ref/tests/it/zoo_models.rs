@@ -29,3 +29,20 @@ fn zoo_models_agree_with_the_oracle() {
         assert!(worst <= 1e-5, "{}: {worst}", m.name);
     }
 }
+
+#[test]
+fn zoo_models_round_trip_through_text() {
+    for m in seedchip_zoo::list() {
+        // Full size: the text form never holds table contents, so this stays small.
+        let g = seedchip_zoo::get(m.name, &ZooOptions::default()).unwrap();
+        let text = seedchip_ir::print(&g);
+        let back = seedchip_ir::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", m.name));
+        assert_eq!(seedchip_ir::print(&back), text, "{}", m.name);
+        assert_eq!(
+            seedchip_ir::analysis::stats(&back),
+            seedchip_ir::analysis::stats(&g),
+            "{}",
+            m.name
+        );
+    }
+}
