@@ -9,12 +9,13 @@
 //!
 //! Reading order: [`dtype`] (the element types) → [`float`] (bf16/f16/fp8 ⇄ f32) → [`quant`]
 //! (int8 parameters, calibration, int32 accumulation) → [`requant`] (fixed-point int32 → int8) →
-//! [`embedding`] (table row layouts).
+//! [`embedding`] (table row layouts) → [`math`] (the vector unit's exp/tanh/erf/...).
 
 pub mod dtype;
 pub mod embedding;
 pub mod error;
 pub mod float;
+pub mod math;
 pub mod quant;
 pub mod requant;
 

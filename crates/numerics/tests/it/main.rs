@@ -4,6 +4,7 @@
 mod embedding;
 mod float_exhaustive;
 mod float_sweep;
+mod math;
 mod quant;
 mod requant;
 
