@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 mod chips;
+mod infer;
 pub mod models;
 
 #[derive(Debug, clap::Subcommand)]
@@ -18,6 +19,8 @@ pub enum Command {
     /// Inspect a model.
     #[command(subcommand)]
     Model(models::ModelCommand),
+    /// Run a model on the f32 reference executor.
+    Infer(infer::InferArgs),
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -26,5 +29,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Chip(cmd) => chips::run_chip(cmd),
         Command::Models(args) => models::run_models(args),
         Command::Model(cmd) => models::run_model(cmd),
+        Command::Infer(args) => infer::run(args),
     }
 }

@@ -46,8 +46,15 @@ pub struct ModelSource {
     pub seed: u64,
 }
 
-/// Resolves a `<model>` argument: a zoo name. (ONNX files come with the ONNX importer.)
+/// Resolves a `<model>` argument: a zoo name, or a text-IR file (`.sir`, as `model show --ir`
+/// prints). ONNX files come with the ONNX importer.
 pub fn load_model(name: &str, rows_cap: Option<u64>, seed: u64) -> anyhow::Result<Graph> {
+    let path = std::path::Path::new(name);
+    if name.ends_with(".sir") {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| user(format!("cannot read model file {name}: {e}"), &[]))?;
+        return seedchip_ir::parse(&text).map_err(|e| user(format!("{name}:{e}"), &[]));
+    }
     let options = seedchip_zoo::ZooOptions { rows_cap, seed };
     seedchip_zoo::get(name, &options).map_err(|e| match e {
         seedchip_zoo::Error::UnknownModel { .. } => user(

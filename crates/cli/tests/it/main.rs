@@ -1,5 +1,6 @@
 //! End-to-end tests of the `seedchip` binary: the CLI contract (names, JSON, exit codes).
 
 mod chip;
+mod infer;
 mod models;
 mod support;

@@ -1,0 +1,60 @@
+//! `cargo xtask <task>`: project automation that is not part of the product.
+//!
+//! - `cargo xtask bench ref [MODELS [BATCHES]]`: f32 reference samples/s (release build),
+//!   default dlrm-v2, rm2, dlrm-v1 at batches 1, 64, 512, 4096.
+//! - `cargo xtask ci`: the CI entry point, `.ci/run`.
+//!
+//! Benchmarks live here rather than in timed unit tests: these machines are shared and noisy.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the repository root")
+        .to_path_buf()
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let status = cmd
+        .current_dir(repo_root())
+        .status()
+        .with_context(|| format!("running {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(())
+}
+
+const USAGE: &str = "usage: cargo xtask bench ref [MODELS [BATCHES]] | cargo xtask ci";
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["bench", "ref", rest @ ..] => run(Command::new(&cargo)
+            .args([
+                "run",
+                "--release",
+                "-p",
+                "seedchip-ref",
+                "--example",
+                "bench",
+                "--",
+            ])
+            .args(rest)),
+        ["ci"] => run(&mut Command::new(repo_root().join(".ci/run"))),
+        _ => {
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    }
+}
