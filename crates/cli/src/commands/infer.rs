@@ -8,7 +8,7 @@ use std::time::Instant;
 use seedchip_ref::{Executor, Options, Tensor, TensorData};
 use serde::Serialize;
 
-use super::models::{DEFAULT_SEED, load_model};
+use super::models::{DEFAULT_SEED, apply_weight_files, load_model};
 use crate::exit::{print_json, print_text, user};
 
 const SCHEMA_VERSION: u32 = 1;
@@ -32,6 +32,10 @@ pub struct InferArgs {
     /// Write the outputs as .npz, keyed by the model's output names.
     #[arg(long)]
     save_outputs: Option<PathBuf>,
+    /// Real weights for a parameter, `PARAM=FILE` (.npy f32/f16, .f16 raw, else raw f32 LE);
+    /// repeatable. Other parameters stay procedural.
+    #[arg(long = "weights", value_name = "PARAM=FILE")]
+    weights: Vec<String>,
     /// Worker threads (results are identical for any count).
     #[arg(long)]
     threads: Option<usize>,
@@ -179,7 +183,8 @@ pub fn run(args: InferArgs) -> anyhow::Result<ExitCode> {
     if args.threads == Some(0) {
         return Err(user("--threads must be at least 1", &[]));
     }
-    let graph = load_model(&args.model, args.rows_cap, args.seed)?;
+    let mut graph = load_model(&args.model, args.rows_cap, args.seed)?;
+    apply_weight_files(&mut graph, &args.weights)?;
     let (inputs, source) = match &args.inputs {
         Some(path) => {
             let inputs = seedchip_ref::npz::read_npz(path)

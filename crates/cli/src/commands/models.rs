@@ -65,6 +65,47 @@ pub fn load_model(name: &str, rows_cap: Option<u64>, seed: u64) -> anyhow::Resul
     })
 }
 
+/// Replaces procedural weights with real ones: each spec is `PARAM=FILE`, where PARAM is a
+/// parameter name as `model show --ir` prints it (without `@`, e.g. `cat_0.table`) and FILE is
+/// `.npy` (f32 or f16), `.f16` (raw little-endian f16) or anything else (raw little-endian f32).
+pub fn apply_weight_files(graph: &mut Graph, specs: &[String]) -> anyhow::Result<()> {
+    use seedchip_ir::{FileFormat, Init};
+    for spec in specs {
+        let Some((name, file)) = spec.split_once('=') else {
+            return Err(user(
+                format!("--weights {spec}: expected PARAM=FILE"),
+                &["e.g. --weights cat_0.table=table0.npy"],
+            ));
+        };
+        let name = name.trim_start_matches('@');
+        let Some(id) = graph.find_param(name) else {
+            return Err(user(
+                format!("--weights {spec}: the model has no parameter `{name}`"),
+                &["`seedchip model show MODEL --ir` lists parameters (the names after `@`)"],
+            ));
+        };
+        let path =
+            std::path::absolute(file).map_err(|e| user(format!("--weights {spec}: {e}"), &[]))?;
+        if !path.is_file() {
+            return Err(user(
+                format!("--weights {spec}: no such file {}", path.display()),
+                &[],
+            ));
+        }
+        let format = match path.extension().and_then(|e| e.to_str()) {
+            Some("npy") => FileFormat::Npy,
+            Some("f16") => FileFormat::F16Le,
+            _ => FileFormat::F32Le,
+        };
+        graph.params[id.index()].init = Init::File {
+            path: path.display().to_string(),
+            format,
+            offset_bytes: 0,
+        };
+    }
+    Ok(())
+}
+
 #[derive(Serialize)]
 struct ModelRow {
     name: &'static str,

@@ -146,3 +146,59 @@ fn infer_errors_are_usage_errors_and_leave_no_file() {
     assert!(!dir.join("missing-dir").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A real table replaces the procedural one: all-zero embeddings change the output, and a file
+/// of the wrong size is a clear error naming the parameter.
+#[test]
+fn infer_loads_real_table_weights() {
+    let dir = temp_dir("infer-weights");
+    let base = [
+        "infer",
+        "rm1",
+        "--rows-cap",
+        "100",
+        "--batch",
+        "4",
+        "--json",
+    ];
+    let procedural = json(&seedchip(&base))["checksum"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let zeros = Tensor::from_f32(vec![100, 32], vec![0.0; 3200]).unwrap();
+    let npy = dir.join("zeros.npy");
+    std::fs::write(&npy, seedchip_ref::npz::npy_bytes(&zeros)).unwrap();
+    let spec = format!("cat_0.table={}", npy.display());
+    let mut args = base.to_vec();
+    args.extend(["--weights", &spec]);
+    let real = json(&seedchip(&args))["checksum"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(procedural, real);
+
+    let short = dir.join("short.bin");
+    std::fs::write(&short, [0u8; 64]).unwrap();
+    let spec = format!("cat_1.table={}", short.display());
+    let mut args = base.to_vec();
+    args.extend(["--weights", &spec]);
+    let o = seedchip(&args);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cat_1.table"), "{}", stderr(&o));
+
+    let o = seedchip(&[
+        "infer",
+        "rm1",
+        "--batch",
+        "1",
+        "--weights",
+        "nope.table=x.npy",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no parameter `nope.table`"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
