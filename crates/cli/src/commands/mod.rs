@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 mod chips;
 mod infer;
+mod isa;
 pub mod models;
 
 #[derive(Debug, clap::Subcommand)]
@@ -21,6 +22,8 @@ pub enum Command {
     Model(models::ModelCommand),
     /// Run a model on the f32 reference executor.
     Infer(infer::InferArgs),
+    /// The instruction set: every instruction's opcode, queue, dtypes and operand layout.
+    Isa(isa::IsaArgs),
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -30,5 +33,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Models(args) => models::run_models(args),
         Command::Model(cmd) => models::run_model(cmd),
         Command::Infer(args) => infer::run(args),
+        Command::Isa(args) => isa::run(args),
     }
 }
