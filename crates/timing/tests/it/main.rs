@@ -1,0 +1,3 @@
+//! Integration tests of the timing models against committed oracle data.
+
+mod mem;
