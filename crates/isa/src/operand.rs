@@ -93,6 +93,36 @@ impl DType {
             None => dim.checked_add(8),
         }
     }
+
+    /// The numerics element type with the same bits, for executing an instruction's
+    /// arithmetic; `None` for `emb8`, which is a row layout (see [`DType::row_format`]).
+    pub const fn element(self) -> Option<seedchip_numerics::DType> {
+        use seedchip_numerics::DType as N;
+        match self {
+            DType::F32 => Some(N::F32),
+            DType::Bf16 => Some(N::Bf16),
+            DType::F16 => Some(N::F16),
+            DType::E4m3 => Some(N::E4m3),
+            DType::E5m2 => Some(N::E5m2),
+            DType::I8 => Some(N::I8),
+            DType::U8 => Some(N::U8),
+            DType::I32 => Some(N::I32),
+            DType::Emb8 => None,
+        }
+    }
+
+    /// How an embedding table stored in this dtype lays out a row (the dtypes `gather.*`
+    /// accepts); `None` for the others.
+    pub const fn row_format(self) -> Option<seedchip_numerics::RowFormat> {
+        use seedchip_numerics::RowFormat as R;
+        match self {
+            DType::F32 => Some(R::F32),
+            DType::F16 => Some(R::F16),
+            DType::Bf16 => Some(R::Bf16),
+            DType::Emb8 => Some(R::Int8Rowwise),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for DType {
@@ -702,6 +732,29 @@ impl<T: Operand> fmt::Display for Text<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dtypes_agree_with_numerics() {
+        for d in DType::ALL {
+            match (d.element(), d.size_bytes()) {
+                (Some(e), Some(s)) => {
+                    assert_eq!(e.size_bytes() as u64, s, "{d}");
+                    assert_eq!(e.name(), d.name(), "one spelling per type across crates");
+                }
+                (None, None) => assert_eq!(d, DType::Emb8),
+                other => panic!("{d}: {other:?}"),
+            }
+            if let Some(f) = d.row_format() {
+                for dim in [1u64, 7, 128] {
+                    assert_eq!(
+                        Some(f.row_bytes(dim as usize) as u64),
+                        d.row_bytes(dim),
+                        "{d}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn sem_codes_and_names() {
