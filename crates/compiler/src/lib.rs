@@ -1,0 +1,1 @@
+//! Compiles seedchip IR graphs into SCISA programs for a described chip.
