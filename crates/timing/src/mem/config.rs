@@ -153,6 +153,13 @@ pub struct MemConfig {
     pub read_queue_depth: u32,
     /// Write-queue entries per pseudo-channel.
     pub write_queue_depth: u32,
+    /// Reads queued per bank, at most (per-bank command queues, as in DRAMsim3's `PER_BANK`
+    /// structure, where writes wait in a write buffer until drained; `u32::MAX` for no limit).
+    pub bank_queue_depth: u32,
+    /// How many of the waiting accesses, oldest first, may enter the queues: 1 is a strict
+    /// FIFO; more lets an access pass an older one whose queue is full (DRAMsim3's
+    /// transaction queue feeding its per-bank command queues).
+    pub admission_lookahead: u32,
     /// The controller switches to writes when this many are queued (or when no read is).
     pub write_high_watermark: u32,
     /// ... and back to reads when no more than this many remain.
@@ -300,6 +307,8 @@ impl MemConfig {
             mapping: AddressMapping::default_with_interleave(interleave),
             read_queue_depth: DEFAULT_QUEUE_DEPTH,
             write_queue_depth: DEFAULT_QUEUE_DEPTH,
+            bank_queue_depth: u32::MAX,
+            admission_lookahead: 1,
             write_high_watermark: DEFAULT_QUEUE_DEPTH * 3 / 4,
             write_low_watermark: DEFAULT_QUEUE_DEPTH / 4,
             row_hit_cap: DEFAULT_ROW_HIT_CAP,
@@ -340,8 +349,12 @@ impl MemConfig {
                 self.page_bytes
             ));
         }
-        if self.read_queue_depth == 0 || self.write_queue_depth == 0 {
-            return bad("queue depths must be at least 1".into());
+        if self.read_queue_depth == 0
+            || self.write_queue_depth == 0
+            || self.bank_queue_depth == 0
+            || self.admission_lookahead == 0
+        {
+            return bad("queue depths and the admission look-ahead must be at least 1".into());
         }
         if self.write_low_watermark >= self.write_high_watermark.max(1)
             || self.write_high_watermark > self.write_queue_depth

@@ -100,6 +100,8 @@ struct Ctx {
     banks: u32,
     read_depth: u32,
     write_depth: u32,
+    bank_depth: u32,
+    lookahead: usize,
     high: u32,
     low: u32,
     hit_cap: u32,
@@ -141,6 +143,8 @@ impl Ctx {
             banks,
             read_depth: cfg.read_queue_depth,
             write_depth: cfg.write_queue_depth,
+            bank_depth: cfg.bank_queue_depth,
+            lookahead: cfg.admission_lookahead as usize,
             high: cfg.write_high_watermark,
             low: cfg.write_low_watermark,
             hit_cap: cfg.row_hit_cap,
@@ -350,24 +354,28 @@ impl PChannel {
         self.n_reads + self.n_writes == 0
     }
 
-    fn has_room(&self, k: &Ctx, write: bool) -> bool {
-        if write {
+    /// Room in the write queue, or in the read queue and the bank's share of it.
+    fn has_room(&self, k: &Ctx, t: &Txn) -> bool {
+        if t.write {
             self.n_writes < k.write_depth
         } else {
             self.n_reads < k.read_depth
+                && (self.banks[t.bank as usize].reads.len() as u32) < k.bank_depth
         }
     }
 
-    /// Cycle the input FIFO's head can enter the window, or NEVER.
-    fn admissible_time(&self, k: &Ctx) -> u64 {
-        match self.input.front() {
-            Some(t) if self.has_room(k, t.write) => t.arrival.max(self.now),
-            _ => NEVER,
-        }
+    /// Position among the first `lookahead` waiting accesses of the first one that can enter
+    /// the window (in arrival order), and when.
+    fn admissible(&self, k: &Ctx) -> Option<(usize, u64)> {
+        self.input
+            .iter()
+            .take(k.lookahead)
+            .position(|t| self.has_room(k, t))
+            .map(|i| (i, self.input[i].arrival.max(self.now)))
     }
 
-    fn admit(&mut self, k: &Ctx) {
-        let mut t = self.input.pop_front().expect("admit with an empty input");
+    fn admit(&mut self, k: &Ctx, i: usize) {
+        let mut t = self.input.remove(i).expect("admit a waiting access");
         t.seq = self.next_seq;
         self.next_seq += 1;
         let slot = match self.free.pop() {
@@ -765,11 +773,10 @@ impl PChannel {
         loop {
             // Accesses already arrived enter the window first (no command can precede them:
             // every command issues at `now` or later).
-            while let Some(t) = self.input.front() {
-                if t.arrival <= self.now && self.now < limit && self.has_room(k, t.write) {
-                    self.admit(k);
-                } else {
-                    break;
+            while self.now < limit {
+                match self.admissible(k) {
+                    Some((i, t)) if t <= self.now => self.admit(k, i),
+                    _ => break,
                 }
             }
             if self.update_mode(k) {
@@ -777,7 +784,8 @@ impl PChannel {
             }
             let cand = self.best();
             let t_cmd = cand.map_or(NEVER, |c| c.time);
-            let t_adm = self.admissible_time(k);
+            let adm = self.admissible(k);
+            let t_adm = adm.map_or(NEVER, |a| a.1);
             let busy = !self.window_empty() || !self.input.is_empty();
             let t_ref = if k.refresh != RefreshMode::Off && busy {
                 self.ref_due
@@ -789,7 +797,7 @@ impl PChannel {
                     break;
                 }
                 self.now = t_adm;
-                self.admit(k);
+                self.admit(k, adm.expect("admissible").0);
                 continue;
             }
             if t_ref <= t_cmd {
