@@ -4,9 +4,11 @@
 use std::process::ExitCode;
 
 mod chips;
+mod gemm;
 mod infer;
 mod isa;
 pub mod models;
+mod scalesim;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -20,6 +22,10 @@ pub enum Command {
     /// Inspect a model.
     #[command(subcommand)]
     Model(models::ModelCommand),
+    /// One dense GEMM's systolic timing: cycles, utilization, SRAM accesses (SCALE-Sim's).
+    Gemm(gemm::GemmArgs),
+    /// SCALE-Sim compatible run: its config and topology in, its report CSVs out.
+    Scalesim(scalesim::ScaleSimArgs),
     /// Run a model on the f32 reference executor.
     Infer(infer::InferArgs),
     /// The instruction set: every instruction's opcode, queue, dtypes and operand layout.
@@ -32,6 +38,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Chip(cmd) => chips::run_chip(cmd),
         Command::Models(args) => models::run_models(args),
         Command::Model(cmd) => models::run_model(cmd),
+        Command::Gemm(args) => gemm::run(args),
+        Command::Scalesim(args) => scalesim::run(args),
         Command::Infer(args) => infer::run(args),
         Command::Isa(args) => isa::run(args),
     }

@@ -4,3 +4,4 @@ mod chip;
 mod infer;
 mod models;
 mod support;
+mod systolic;

@@ -1,3 +1,4 @@
 //! Integration tests of the timing models against committed oracle data.
 
 mod mem;
+mod systolic;
