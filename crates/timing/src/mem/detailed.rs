@@ -233,23 +233,17 @@ struct Cand {
 
 impl Cand {
     /// Earliest first, then column commands (row hits), then the oldest access.
-    fn key(&self) -> u128 {
-        key(self.time, self.kind != Kind::Col, self.seq)
+    fn before(&self, o: &Cand) -> bool {
+        (self.time, self.kind != Kind::Col, self.seq) < (o.time, o.kind != Kind::Col, o.seq)
     }
 
     fn better(a: Option<Cand>, b: Option<Cand>) -> Option<Cand> {
         match (a, b) {
-            (Some(x), Some(y)) => Some(if y.key() < x.key() { y } else { x }),
+            (Some(x), Some(y)) => Some(if y.before(&x) { y } else { x }),
             (x, None) => x,
             (None, y) => y,
         }
     }
-}
-
-/// `(time, row command, age)` packed for one comparison (ages stay below 2^63).
-#[inline]
-fn key(time: u64, row: bool, seq: u64) -> u128 {
-    (u128::from(time) << 64) | (u128::from(row) << 63) | u128::from(seq)
 }
 
 #[derive(Debug, Clone)]
@@ -367,11 +361,20 @@ impl PChannel {
     /// Position among the first `lookahead` waiting accesses of the first one that can enter
     /// the window (in arrival order), and when.
     fn admissible(&self, k: &Ctx) -> Option<(usize, u64)> {
-        self.input
-            .iter()
-            .take(k.lookahead)
-            .position(|t| self.has_room(k, t))
-            .map(|i| (i, self.input[i].arrival.max(self.now)))
+        let i = if k.lookahead == 1 {
+            // Strict FIFO (the default): only the head.
+            let t = self.input.front()?;
+            if !self.has_room(k, t) {
+                return None;
+            }
+            0
+        } else {
+            self.input
+                .iter()
+                .take(k.lookahead)
+                .position(|t| self.has_room(k, t))?
+        };
+        Some((i, self.input[i].arrival.max(self.now)))
     }
 
     fn admit(&mut self, k: &Ctx, i: usize) {
@@ -502,20 +505,44 @@ impl PChannel {
             Kind::Act | Kind::Pre => self.row_mask |= bit,
             Kind::None => {}
         }
-        let new = (c.kind != Kind::None).then(|| self.cand_of(b, &c));
-        let is_col = c.kind == Kind::Col;
-        if self.col_valid {
-            if self.best_col.is_some_and(|x| x.bank as usize == b) {
-                self.col_valid = false;
-            } else if is_col {
-                self.best_col = Cand::better(self.best_col, new);
+        match c.kind {
+            Kind::None => {
+                if self.best_col.is_some_and(|x| x.bank as usize == b) {
+                    self.col_valid = false;
+                }
+                if self.best_row.is_some_and(|x| x.bank as usize == b) {
+                    self.row_valid = false;
+                }
             }
-        }
-        if self.row_valid {
-            if self.best_row.is_some_and(|x| x.bank as usize == b) {
-                self.row_valid = false;
-            } else if !is_col && new.is_some() {
-                self.best_row = Cand::better(self.best_row, new);
+            Kind::Col => {
+                if self.best_row.is_some_and(|x| x.bank as usize == b) {
+                    self.row_valid = false;
+                }
+                if self.col_valid {
+                    if self.best_col.is_some_and(|x| x.bank as usize == b) {
+                        self.col_valid = false;
+                    } else {
+                        let new = self.cand_of(b, &c);
+                        if self.best_col.is_none_or(|x| new.before(&x)) {
+                            self.best_col = Some(new);
+                        }
+                    }
+                }
+            }
+            Kind::Act | Kind::Pre => {
+                if self.best_col.is_some_and(|x| x.bank as usize == b) {
+                    self.col_valid = false;
+                }
+                if self.row_valid {
+                    if self.best_row.is_some_and(|x| x.bank as usize == b) {
+                        self.row_valid = false;
+                    } else {
+                        let new = self.cand_of(b, &c);
+                        if self.best_row.is_none_or(|x| new.before(&x)) {
+                            self.best_row = Some(new);
+                        }
+                    }
+                }
             }
         }
     }
@@ -546,18 +573,15 @@ impl PChannel {
         let chan = if write { self.t_wr } else { self.t_rd }
             .max(self.col_bus)
             .max(self.now);
-        let mut best_key = u128::MAX;
-        let mut best_bank = 0;
+        let (mut best_t, mut best_seq, mut best_bank) = (u64::MAX, u64::MAX, 0);
         while mask != 0 {
             let b = mask.trailing_zeros() as usize;
             mask &= mask - 1;
             let c = &self.cand[b];
             let g = &self.groups[c.bg as usize];
             let t = c.part.max(if write { g.t_wr } else { g.t_rd }).max(chan);
-            let kk = key(t, false, c.seq);
-            if kk < best_key {
-                best_key = kk;
-                best_bank = b;
+            if t < best_t || (t == best_t && c.seq < best_seq) {
+                (best_t, best_seq, best_bank) = (t, c.seq, b);
             }
         }
         Some(self.cand_of(best_bank, &self.cand[best_bank]))
@@ -571,8 +595,7 @@ impl PChannel {
         }
         let pre = self.row_bus.max(self.now);
         let act = pre.max(self.t_act).max(self.faw[self.faw_pos]);
-        let mut best_key = u128::MAX;
-        let mut best_bank = 0;
+        let (mut best_t, mut best_seq, mut best_bank) = (u64::MAX, u64::MAX, 0);
         while mask != 0 {
             let b = mask.trailing_zeros() as usize;
             mask &= mask - 1;
@@ -580,10 +603,8 @@ impl PChannel {
             let is_act = c.kind == Kind::Act;
             let g_act = self.groups[c.bg as usize].t_act;
             let t = c.part.max(if is_act { g_act.max(act) } else { pre });
-            let kk = key(t, true, c.seq);
-            if kk < best_key {
-                best_key = kk;
-                best_bank = b;
+            if t < best_t || (t == best_t && c.seq < best_seq) {
+                (best_t, best_seq, best_bank) = (t, c.seq, b);
             }
         }
         Some(self.cand_of(best_bank, &self.cand[best_bank]))
@@ -773,8 +794,10 @@ impl PChannel {
         loop {
             // Accesses already arrived enter the window first (no command can precede them:
             // every command issues at `now` or later).
+            let mut adm = None;
             while self.now < limit {
-                match self.admissible(k) {
+                adm = self.admissible(k);
+                match adm {
                     Some((i, t)) if t <= self.now => self.admit(k, i),
                     _ => break,
                 }
@@ -784,7 +807,8 @@ impl PChannel {
             }
             let cand = self.best();
             let t_cmd = cand.map_or(NEVER, |c| c.time);
-            let adm = self.admissible(k);
+            // Unchanged since the loop above (choosing a command admits nothing); when `now`
+            // has reached `limit`, nothing is admitted or issued anyway.
             let t_adm = adm.map_or(NEVER, |a| a.1);
             let busy = !self.window_empty() || !self.input.is_empty();
             let t_ref = if k.refresh != RefreshMode::Off && busy {

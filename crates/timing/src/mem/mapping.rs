@@ -154,6 +154,19 @@ pub struct Decoder {
     pseudo_channels: u32,
     banks_per_group: u32,
     col_lo: u32,
+    /// With power-of-two sizes: (shift, mask) of each field in the burst number.
+    fields: Option<BitFields>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct BitFields {
+    col_lo: (u32, u64),
+    col_hi: (u32, u64),
+    ch: (u32, u64),
+    pc: (u32, u64),
+    bg: (u32, u64),
+    ba: (u32, u64),
+    row: (u32, u64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,6 +198,30 @@ impl Decoder {
         }
         let pow2 = radix.iter().all(|r| r.is_power_of_two());
         let shifts = radix.map(|r| r.trailing_zeros());
+        let fields = pow2.then(|| {
+            let mut pos = [(0u32, 0u64); 7];
+            let mut at = 0;
+            for i in 0..7 {
+                pos[i] = (at, radix[i] - 1);
+                at += shifts[i];
+            }
+            let of = |f: Field| {
+                let i = what
+                    .iter()
+                    .position(|w| *w == Slot::F(f))
+                    .expect("every field");
+                pos[i]
+            };
+            BitFields {
+                col_lo: pos[0],
+                col_hi: of(Field::Column),
+                ch: of(Field::Channel),
+                pc: of(Field::PseudoChannel),
+                bg: of(Field::BankGroup),
+                ba: of(Field::Bank),
+                row: of(Field::Row),
+            }
+        });
         Decoder {
             burst_shift: burst.trailing_zeros(),
             radix,
@@ -194,6 +231,7 @@ impl Decoder {
             pseudo_channels: cfg.pseudo_channels,
             banks_per_group: cfg.banks_per_group,
             col_lo: col_lo as u32,
+            fields,
         }
     }
 
@@ -214,6 +252,17 @@ impl Decoder {
     /// Location of burst number `burst` (address / burst bytes).
     #[inline]
     pub fn decode_burst(&self, burst: u64) -> Location {
+        if let Some(f) = &self.fields {
+            let get = |(sh, mask): (u32, u64)| ((burst >> sh) & mask) as u32;
+            let bg = get(f.bg);
+            return Location {
+                pch: get(f.ch) * self.pseudo_channels + get(f.pc),
+                bank_group: bg,
+                bank: bg * self.banks_per_group + get(f.ba),
+                row: get(f.row),
+                column: get(f.col_hi) * self.col_lo + get(f.col_lo),
+            };
+        }
         let mut v = [0u64; 7];
         let mut x = burst;
         for (i, vi) in v.iter_mut().enumerate() {
@@ -251,6 +300,29 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bit_slicing_equals_mixed_radix_decoding() {
+        let cfg = super::super::MemConfig::from_preset("seedchip-v1").unwrap();
+        for order in [
+            "ro-ba-co-bg-ch-pc",
+            "ro-bg-ba-co-ch-pc",
+            "ch-ro-pc-ba-co-bg",
+        ] {
+            let mut c = cfg.clone();
+            c.mapping = AddressMapping::parse(order, 128).unwrap();
+            let fast = Decoder::new(&c);
+            let mut slow = fast.clone();
+            slow.fields = None;
+            let mut x = 0x1234_5678_9abc_def1u64;
+            for _ in 0..1000 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                assert_eq!(fast.decode(x >> 20), slow.decode(x >> 20), "{order}");
+            }
+        }
+    }
 
     #[test]
     fn parse_round_trip_and_errors() {
