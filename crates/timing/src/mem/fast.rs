@@ -9,19 +9,23 @@
 //! fractions), and [`FastMemory::simulate`] replays a trace with a fluid server:
 //!
 //! - requests are read in arrival order, in windows of [`WINDOW`] requests; a request is
-//!   *sequential* if it starts where one of the last 16 requests ended; the window's byte-weighted
+//!   *sequential* if it starts where a recent request ended (a direct-mapped table of 4096
+//!   request ends); the window's byte-weighted
 //!   sequential and write fractions and its offered rate (bytes over its arrival span) give a
 //!   pattern and a load;
 //! - each request occupies the server for `bytes / bandwidth(pattern)`; it starts when it has
-//!   arrived and the server is free, and completes `latency(pattern, load)` after its start
-//!   (the calibrated latency already contains the transfer and the controller's own queueing
-//!   at that load; loads above the highest calibrated point use that point, and the rest of the
-//!   wait is the fluid queue).
+//!   arrived and the server is free. It completes at the later of (a) its arrival plus a
+//!   latency drawn from the calibrated distribution at that pattern and load (a deterministic
+//!   low-discrepancy sequence of quantiles; the distribution scaled to the calibrated mean,
+//!   which contains the transfer and the controller's own queueing at that load; loads above
+//!   the highest calibrated point use that point) and (b) its start plus the *saturated
+//!   service* time, the mean latency beyond the fluid queue's wait measured in the
+//!   saturation run (a backlog the calibrated loads did not have).
 //!
 //! What it cannot see: address footprints and hot rows (random means uniformly random over the
 //! capacity), bank or channel imbalance of a particular address set, refresh phase. The
-//! disagreement with the detailed model on a set of traces is measured by `examples/mem_fast_vs_detailed.rs`
-//! and recorded in `docs/memory-model.md`.
+//! disagreement with the detailed model on a set of traces is measured by
+//! `examples/mem_fast_vs_detailed.rs` and recorded in `docs/memory-model.md`.
 
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +37,9 @@ use super::trace::{self, Arrivals, Op, Request};
 
 /// Requests per window of the fast replay.
 pub const WINDOW: usize = 64;
+
+/// Entries of the table of recent request ends (a power of two, 2^12).
+const STREAM_TABLE: usize = 1 << 12;
 
 /// An access pattern: what the curves are functions of (besides load).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -71,8 +78,10 @@ pub struct CalibrationOptions {
     pub write_fractions: Vec<f64>,
     /// Offered loads as fractions of the saturation bandwidth, ascending.
     pub loads: Vec<f64>,
-    /// Bytes per calibration run (a few refresh intervals' worth by default).
+    /// Bytes per calibration run (a few refresh intervals' worth by default) ...
     pub bytes_per_run: u64,
+    /// ... but no more requests than this.
+    pub max_requests_per_run: u64,
     pub seed: u64,
 }
 
@@ -86,6 +95,8 @@ impl CalibrationOptions {
             write_fractions: vec![0.0, 0.5, 1.0],
             loads: vec![0.05, 0.25, 0.5, 0.75, 0.9],
             bytes_per_run: (refresh_window as u64).max(512 << 10),
+            // Enough per pseudo-channel that their random imbalance does not count.
+            max_requests_per_run: 2_500 * u64::from(cfg.total_pchannels()),
             seed: 0x5EED_C41B,
         }
     }
@@ -97,6 +108,7 @@ impl CalibrationOptions {
             write_fractions: vec![0.0],
             loads: vec![0.1, 0.5, 0.9],
             bytes_per_run: 128 << 10,
+            max_requests_per_run: 4_000,
             seed: 0x5EED_C41B,
         }
     }
@@ -111,7 +123,15 @@ pub struct Cell {
     pub bytes_per_cycle: f64,
     /// Mean latency (cycles) at each of [`Calibration::loads`].
     pub latency_cycles: Vec<f64>,
+    /// Latency (cycles) at each of [`QUANTILES`], per load.
+    pub latency_quantiles: Vec<Vec<f64>>,
+    /// Mean latency beyond the fluid queue's wait in the saturation run: what a request that
+    /// found the memory backlogged spends after its turn comes.
+    pub saturated_service_cycles: f64,
 }
+
+/// Points of the latency distribution kept per load.
+pub const QUANTILES: [f64; 9] = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0];
 
 /// Calibrated curves for one memory configuration (serializable, so callers can cache them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -187,7 +207,8 @@ impl FastMemory {
         for sequential in [false, true] {
             for (wi, &wf) in opts.write_fractions.iter().enumerate() {
                 for (si, &size) in sizes.iter().enumerate() {
-                    let n = (opts.bytes_per_run / u64::from(size)).max(64);
+                    let n =
+                        (opts.bytes_per_run / u64::from(size)).clamp(64, opts.max_requests_per_run);
                     let seed = opts.seed ^ ((si as u64) << 8) ^ ((wi as u64) << 16);
                     let make = |arr: Arrivals| -> Vec<Request> {
                         if sequential {
@@ -198,13 +219,18 @@ impl FastMemory {
                             trace::random(n, size, footprint, arr, wf, seed)
                         }
                     };
-                    let sat = simulate(cfg, &make(Arrivals::AllAtOnce))?;
+                    let sat_reqs = make(Arrivals::AllAtOnce);
+                    let sat = simulate(cfg, &sat_reqs)?;
                     let bpc = steady_bytes_per_cycle(&sat, size);
+                    let service = saturated_service(&sat_reqs, &sat, bpc);
                     let mut lat = Vec::with_capacity(opts.loads.len());
+                    let mut quantiles = Vec::with_capacity(opts.loads.len());
                     for &load in &opts.loads {
                         let gap = f64::from(size) / (load * bpc);
-                        let out = simulate(cfg, &make(Arrivals::Every(gap)))?;
+                        let reqs = make(Arrivals::Every(gap));
+                        let out = simulate(cfg, &reqs)?;
                         lat.push(mean_latency(&out.stats));
+                        quantiles.push(latency_quantiles(&reqs, &out));
                     }
                     cells.push(Cell {
                         request_bytes: size,
@@ -212,6 +238,8 @@ impl FastMemory {
                         write_fraction: wf,
                         bytes_per_cycle: bpc,
                         latency_cycles: lat,
+                        latency_quantiles: quantiles,
+                        saturated_service_cycles: service,
                     });
                 }
             }
@@ -276,6 +304,27 @@ impl FastMemory {
         })
     }
 
+    /// Latency in cycles at quantile `q` (0..=1) of the distribution at `load`, scaled so the
+    /// distribution's mean is [`Self::latency_cycles`].
+    pub fn latency_quantile_cycles(&self, p: &Pattern, load: f64, q: f64) -> f64 {
+        let (l0, l1, wl) = bracket(&self.cal.loads, load);
+        let (q0, q1, wq) = bracket(&QUANTILES, q.clamp(0.0, 1.0));
+        let at = |c: &Cell, l: usize| {
+            let v = &c.latency_quantiles[l];
+            (1.0 - wq) * v[q0] + wq * v[q1]
+        };
+        let raw = self.interp(p, |c| (1.0 - wl) * at(c, l0) + wl * at(c, l1));
+        let shape_mean = self.interp(p, |c| {
+            (1.0 - wl) * quantile_mean(&c.latency_quantiles[l0])
+                + wl * quantile_mean(&c.latency_quantiles[l1])
+        });
+        if shape_mean > 0.0 {
+            raw * self.latency_cycles(p, load) / shape_mean
+        } else {
+            raw
+        }
+    }
+
     /// Cycles to move `bytes` with pattern `p` when the memory is kept busy.
     pub fn transfer_cycles(&self, bytes: u64, p: &Pattern) -> f64 {
         bytes as f64 / self.bytes_per_cycle(p) + self.latency_cycles(p, 1.0)
@@ -286,16 +335,17 @@ impl FastMemory {
     pub fn simulate(&self, reqs: &[Request]) -> Outcome {
         let mut order: Vec<usize> = (0..reqs.len()).collect();
         order.sort_by_key(|&i| reqs[i].arrival);
-        // Sequential classification: continues one of the last 16 requests.
-        let mut ends = [u64::MAX; 16];
-        let mut pos = 0;
+        // Sequential classification: the request starts where a recent one ended (a
+        // direct-mapped table of request ends, so thousands of interleaved streams are seen).
+        let mut ends = vec![u64::MAX; STREAM_TABLE];
+        let slot = |a: u64| (a.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize % STREAM_TABLE;
         let seq: Vec<bool> = order
             .iter()
             .map(|&i| {
                 let r = &reqs[i];
-                let s = ends.contains(&r.addr);
-                ends[pos] = r.addr + u64::from(r.bytes);
-                pos = (pos + 1) % ends.len();
+                let s = ends[slot(r.addr)] == r.addr;
+                let end = r.addr + u64::from(r.bytes);
+                ends[slot(end)] = end;
                 s
             })
             .collect();
@@ -338,15 +388,35 @@ impl FastMemory {
                     / span as f64
                     / self.bytes_per_cycle(&mean)
             };
-            for &i in chunk {
+            // Curves at this window's pattern, per request size (usually one size): the
+            // bandwidth and the latency distribution as values at the quantile knots.
+            let mut cached: Option<(u32, f64, [f64; QUANTILES.len()], f64)> = None;
+            for (j, &i) in chunk.iter().enumerate() {
                 let r = &reqs[i];
-                let p = Pattern {
-                    request_bytes: r.bytes.max(1),
-                    ..mean
+                let (bpc, knots, service) = match cached {
+                    Some((size, bpc, knots, service)) if size == r.bytes => (bpc, knots, service),
+                    _ => {
+                        let p = Pattern {
+                            request_bytes: r.bytes.max(1),
+                            ..mean
+                        };
+                        let knots = QUANTILES.map(|q| self.latency_quantile_cycles(&p, load, q));
+                        let bpc = self.bytes_per_cycle(&p);
+                        let service = self.interp(&p, |c| c.saturated_service_cycles);
+                        cached = Some((r.bytes, bpc, knots, service));
+                        (bpc, knots, service)
+                    }
                 };
                 let start = free.max(r.arrival as f64);
-                free = start + f64::from(r.bytes) / self.bytes_per_cycle(&p);
-                let done = (start + self.latency_cycles(&p, load)).round() as u64;
+                // A quantile from a low-discrepancy sequence, so the latencies of any run of
+                // requests follow the calibrated distribution.
+                let u = ((w * WINDOW + j) as f64 + 0.5) * 0.618_033_988_749_894_9 % 1.0;
+                let (q0, q1, wq) = bracket(&QUANTILES, u);
+                let loaded = (1.0 - wq) * knots[q0] + wq * knots[q1];
+                free = start + f64::from(r.bytes) / bpc;
+                // The loaded latency, unless the fluid queue's wait plus the saturated service
+                // is longer (a backlog the calibrated loads did not have).
+                let done = (r.arrival as f64 + loaded).max(start + service).round() as u64;
                 let done = done.max(r.arrival);
                 completions[i] = done;
                 if r.op == Op::Write {
@@ -399,6 +469,46 @@ fn steady_bytes_per_cycle(out: &Outcome, size: u32) -> f64 {
     let last = out.stats.last_completion_cycle;
     let bytes = (out.stats.bytes_read + out.stats.bytes_written).saturating_sub(u64::from(size));
     bytes as f64 / (last.saturating_sub(first)).max(1) as f64
+}
+
+/// Mean of `completion − fluid start` over a saturating run, where the fluid server starts
+/// request `i` when the bytes before it have been served at `bpc`.
+fn saturated_service(reqs: &[Request], out: &Outcome, bpc: f64) -> f64 {
+    let mut served = 0.0;
+    let mut sum = 0.0;
+    for (r, &done) in reqs.iter().zip(&out.completions) {
+        let start = (served / bpc).max(r.arrival as f64);
+        served += f64::from(r.bytes);
+        sum += (done as f64 - start).max(0.0);
+    }
+    sum / reqs.len().max(1) as f64
+}
+
+/// Latencies of a run at [`QUANTILES`] (nearest rank).
+fn latency_quantiles(reqs: &[Request], out: &Outcome) -> Vec<f64> {
+    let mut lat: Vec<u64> = out
+        .completions
+        .iter()
+        .zip(reqs)
+        .map(|(d, r)| d - r.arrival)
+        .collect();
+    lat.sort_unstable();
+    QUANTILES
+        .iter()
+        .map(|&q| {
+            let rank = ((q * lat.len() as f64).ceil() as usize).clamp(1, lat.len().max(1));
+            lat.get(rank - 1).copied().unwrap_or(0) as f64
+        })
+        .collect()
+}
+
+/// Mean of the piecewise-linear quantile function through the knots.
+fn quantile_mean(v: &[f64]) -> f64 {
+    QUANTILES
+        .windows(2)
+        .zip(v.windows(2))
+        .map(|(q, x)| (q[1] - q[0]) * (x[0] + x[1]) / 2.0)
+        .sum()
 }
 
 /// Mean latency over reads and writes together.
