@@ -301,3 +301,98 @@ fn scalesim_bad_inputs_exit_2_with_location() {
     assert!(out.join("COMPUTE_REPORT.csv").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `seedchip scalesim` on the inputs of every case of the committed SCALE-Sim table (one
+/// config and one-layer GEMM topology each, as scripts/scalesim_oracle.py gave SCALE-Sim):
+/// every COMPUTE_REPORT.csv and BANDWIDTH_REPORT.csv column equals SCALE-Sim's text.
+#[test]
+fn scalesim_command_matches_every_oracle_case() {
+    let table =
+        std::fs::read_to_string(repo_root().join("crates/timing/tests/data/scalesim_v3_cases.csv"))
+            .unwrap();
+    let mut lines = table.lines().filter(|l| !l.starts_with('#'));
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let dir = scratch("scalesim-oracle");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut checked = 0;
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let get = |name: &str| f[col(name)];
+        let cfg = format!(
+            "[general]\nrun_name = case{}\n\n[architecture_presets]\nArrayHeight: {}\nArrayWidth: {}\n\
+             IfmapSramSzkB: {}\nFilterSramSzkB: {}\nOfmapSramSzkB: {}\nIfmapOffset: 0\n\
+             FilterOffset: 10000000\nOfmapOffset: 20000000\nBandwidth : 10\nDataflow : {}\n\
+             ReadRequestBuffer: 32\nWriteRequestBuffer: 32\n\n[layout]\nIfmapCustomLayout: False\n\
+             FilterCustomLayout: False\n\n[sparsity]\nSparsitySupport : false\n\n[run_presets]\n\
+             InterfaceBandwidth: CALC\nUseRamulatorTrace: False\n",
+            get("case"),
+            get("rows"),
+            get("cols"),
+            get("ifmap_sram_kb"),
+            get("filter_sram_kb"),
+            get("ofmap_sram_kb"),
+            get("dataflow"),
+        );
+        let topo = format!(
+            "Layer, M, N, K,\n{}, {}, {}, {},\n",
+            get("workload"),
+            get("m"),
+            get("n"),
+            get("k")
+        );
+        let (cfg_path, topo_path, out) =
+            (dir.join("run.cfg"), dir.join("topo.csv"), dir.join("out"));
+        std::fs::write(&cfg_path, cfg).unwrap();
+        std::fs::write(&topo_path, topo).unwrap();
+        let o = seedchip(&[
+            "scalesim",
+            "-c",
+            s(&cfg_path),
+            "-t",
+            s(&topo_path),
+            "--gemm",
+            "-o",
+            s(&out),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "case {}: {}",
+            get("case"),
+            stderr(&o)
+        );
+        let compute = rows(&std::fs::read_to_string(out.join("COMPUTE_REPORT.csv")).unwrap());
+        let bandwidth = rows(&std::fs::read_to_string(out.join("BANDWIDTH_REPORT.csv")).unwrap());
+        let want_compute = [
+            "total_cycles_incl_prefetch",
+            "total_cycles",
+            "stall_cycles",
+            "overall_util_pct",
+            "mapping_efficiency_pct",
+            "compute_util_pct",
+        ];
+        let want_bandwidth = [
+            "avg_ifmap_sram_bw",
+            "avg_filter_sram_bw",
+            "avg_ofmap_sram_bw",
+            "avg_ifmap_dram_bw",
+            "avg_filter_dram_bw",
+            "avg_ofmap_dram_bw",
+        ];
+        for (i, name) in want_compute.iter().enumerate() {
+            assert_eq!(compute[0][i + 1], get(name), "case {} {name}", get("case"));
+        }
+        for (i, name) in want_bandwidth.iter().enumerate() {
+            assert_eq!(
+                bandwidth[0][i + 1],
+                get(name),
+                "case {} {name}",
+                get("case")
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 50, "{checked} cases");
+    let _ = std::fs::remove_dir_all(&dir);
+}
