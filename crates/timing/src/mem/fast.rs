@@ -334,7 +334,9 @@ impl FastMemory {
     /// hits, activations, refreshes) are left at zero.
     pub fn simulate(&self, reqs: &[Request]) -> Outcome {
         let mut order: Vec<usize> = (0..reqs.len()).collect();
-        order.sort_by_key(|&i| reqs[i].arrival);
+        if !reqs.windows(2).all(|w| w[0].arrival <= w[1].arrival) {
+            order.sort_by_key(|&i| reqs[i].arrival);
+        }
         // Sequential classification: the request starts where a recent one ended (a
         // direct-mapped table of request ends, so thousands of interleaved streams are seen).
         let mut ends = vec![u64::MAX; STREAM_TABLE];
@@ -350,6 +352,10 @@ impl FastMemory {
             })
             .collect();
         let mut completions = vec![0u64; reqs.len()];
+        // Curves of the previous window's pattern and load, per request size: uniform traces
+        // compute them once.
+        type Curves = (Pattern, u64, u32, f64, [f64; QUANTILES.len()], f64);
+        let mut curves: Option<Curves> = None;
         let (mut read_lat, mut write_lat) =
             (LatencyHistogram::default(), LatencyHistogram::default());
         let mut free = 0.0f64;
@@ -388,13 +394,16 @@ impl FastMemory {
                     / span as f64
                     / self.bytes_per_cycle(&mean)
             };
-            // Curves at this window's pattern, per request size (usually one size): the
-            // bandwidth and the latency distribution as values at the quantile knots.
-            let mut cached: Option<(u32, f64, [f64; QUANTILES.len()], f64)> = None;
+            // Curves at this window's pattern and load, per request size: the bandwidth, the
+            // latency distribution as values at the quantile knots, the saturated service.
             for (j, &i) in chunk.iter().enumerate() {
                 let r = &reqs[i];
-                let (bpc, knots, service) = match cached {
-                    Some((size, bpc, knots, service)) if size == r.bytes => (bpc, knots, service),
+                let (bpc, knots, service) = match curves {
+                    Some((p, l, size, bpc, knots, service))
+                        if size == r.bytes && p == mean && l == load.to_bits() =>
+                    {
+                        (bpc, knots, service)
+                    }
                     _ => {
                         let p = Pattern {
                             request_bytes: r.bytes.max(1),
@@ -403,14 +412,14 @@ impl FastMemory {
                         let knots = QUANTILES.map(|q| self.latency_quantile_cycles(&p, load, q));
                         let bpc = self.bytes_per_cycle(&p);
                         let service = self.interp(&p, |c| c.saturated_service_cycles);
-                        cached = Some((r.bytes, bpc, knots, service));
+                        curves = Some((mean, load.to_bits(), r.bytes, bpc, knots, service));
                         (bpc, knots, service)
                     }
                 };
                 let start = free.max(r.arrival as f64);
                 // A quantile from a low-discrepancy sequence, so the latencies of any run of
                 // requests follow the calibrated distribution.
-                let u = ((w * WINDOW + j) as f64 + 0.5) * 0.618_033_988_749_894_9 % 1.0;
+                let u = weyl((w * WINDOW + j) as u64);
                 let (q0, q1, wq) = bracket(&QUANTILES, u);
                 let loaded = (1.0 - wq) * knots[q0] + wq * knots[q1];
                 free = start + f64::from(r.bytes) / bpc;
@@ -469,6 +478,14 @@ fn steady_bytes_per_cycle(out: &Outcome, size: u32) -> f64 {
     let last = out.stats.last_completion_cycle;
     let bytes = (out.stats.bytes_read + out.stats.bytes_written).saturating_sub(u64::from(size));
     bytes as f64 / (last.saturating_sub(first)).max(1) as f64
+}
+
+/// The `k`-th point of the golden-ratio Weyl sequence `frac((k + 1/2) / φ)` in [0, 1), in
+/// integer arithmetic (evenly spread quantiles for consecutive requests).
+fn weyl(k: u64) -> f64 {
+    const STEP: u64 = 0x9E37_79B9_7F4A_7C15; // 2^64 / φ
+    let x = k.wrapping_mul(STEP).wrapping_add(STEP >> 1);
+    (x >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// Mean of `completion − fluid start` over a saturating run, where the fluid server starts
@@ -538,6 +555,18 @@ fn mark_writes(reqs: &mut [Request], fraction: f64, seed: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weyl_points_spread_evenly() {
+        let n = 10_000;
+        let mut below = [0u32; 10];
+        for k in 0..n {
+            let u = weyl(k);
+            assert!((0.0..1.0).contains(&u));
+            below[(u * 10.0) as usize] += 1;
+        }
+        assert!(below.iter().all(|&c| c.abs_diff(1000) <= 2), "{below:?}");
+    }
 
     #[test]
     fn bracket_clamps_and_interpolates() {
