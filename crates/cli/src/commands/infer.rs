@@ -81,15 +81,6 @@ fn peak_rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
-fn fnv1a(hash: &mut u64, bytes: &[u8]) {
-    for &b in bytes {
-        *hash ^= u64::from(b);
-        *hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-}
-
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-
 fn tensor_bytes(t: &Tensor) -> Vec<u8> {
     match t.data() {
         TensorData::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
@@ -104,8 +95,7 @@ fn summarize(t: &Tensor) -> OutputSummary {
         TensorData::I32(v) => v.iter().map(|&x| f64::from(x)).collect(),
         TensorData::I64(v) => v.iter().map(|&x| x as f64).collect(),
     };
-    let mut h = FNV_OFFSET;
-    fnv1a(&mut h, &tensor_bytes(t));
+    let h = seedchip_isa::fnv1a64(&tensor_bytes(t));
     let n = values.len().max(1) as f64;
     OutputSummary {
         shape: t.shape().to_vec(),
@@ -228,12 +218,13 @@ pub fn run(args: InferArgs) -> anyhow::Result<ExitCode> {
         .run(&inputs)
         .map_err(|e| user(e.to_string(), &[]))?;
     let seconds = start.elapsed().as_secs_f64();
-    let mut all = FNV_OFFSET;
+    let mut all_bytes = Vec::new();
     let mut summaries = BTreeMap::new();
     for (name, t) in &outputs {
-        fnv1a(&mut all, &tensor_bytes(t));
+        all_bytes.extend(tensor_bytes(t));
         summaries.insert(name.clone(), summarize(t));
     }
+    let all = seedchip_isa::fnv1a64(&all_bytes);
     if let Some(path) = &args.save_outputs {
         write_npz_atomically(path, &outputs)?;
     }
