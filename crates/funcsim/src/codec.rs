@@ -1,0 +1,230 @@
+//! Element conversions between memory bytes and the f32/i32 values the units compute on.
+//!
+//! The rounding, saturation and NaN rules are the chip's (docs/isa.md "Data types",
+//! docs/numerics.md) and live in `seedchip_numerics`; this module only picks, per destination
+//! type, which rule applies:
+//! * float → bf16/f16: round to nearest even, IEEE overflow (±∞); → e4m3/e5m2: round to nearest
+//!   even, saturating to ±max (the ISA's fp8 conversions saturate);
+//! * float → f32: NaN results are stored as the canonical NaN `0x7fc00000`, because the host's
+//!   NaN payloads after arithmetic are unspecified and outputs must be bit-exact;
+//! * float → i8/u8/i32: round half to even, clamp to the type's range, NaN → 0 (the quantizer's
+//!   rule with scale 1 and zero point 0);
+//! * i32 → i8/u8: clamp; integer → float: exact, except i32 → f32 (round to nearest even), and
+//!   i32 → bf16/f16/fp8, which goes through that f32.
+
+use seedchip_isa::DType;
+use seedchip_numerics::Overflow;
+use seedchip_numerics::float::{BF16, F8E4M3, F8E5M2, F16, F32_CANONICAL_NAN_BITS, FloatFormat};
+
+/// Canonical quiet NaN of f32.
+pub(crate) const CANONICAL_NAN: f32 = f32::from_bits(F32_CANONICAL_NAN_BITS);
+
+#[inline]
+pub(crate) fn canon(x: f32) -> f32 {
+    if x.is_nan() { CANONICAL_NAN } else { x }
+}
+
+fn narrow_format(dtype: DType) -> Option<(&'static FloatFormat, Overflow)> {
+    match dtype {
+        DType::Bf16 => Some((&BF16, Overflow::NonSaturating)),
+        DType::F16 => Some((&F16, Overflow::NonSaturating)),
+        DType::E4m3 => Some((&F8E4M3, Overflow::Saturate)),
+        DType::E5m2 => Some((&F8E5M2, Overflow::Saturate)),
+        _ => None,
+    }
+}
+
+/// Whether values of this type are computed on as f32.
+pub(crate) fn is_float(dtype: DType) -> bool {
+    matches!(
+        dtype,
+        DType::F32 | DType::Bf16 | DType::F16 | DType::E4m3 | DType::E5m2
+    )
+}
+
+/// Bytes per element (`emb8` has none: it is a row layout).
+pub(crate) fn elem_bytes(dtype: DType) -> u64 {
+    dtype.size_bytes().unwrap_or(1)
+}
+
+/// Decodes packed elements to f32 (exact for every type but i32, which rounds to nearest even).
+pub(crate) fn to_f32(dtype: DType, bytes: &[u8]) -> Vec<f32> {
+    match dtype {
+        DType::F32 => bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        DType::Bf16 | DType::F16 => {
+            let (f, _) = narrow_format(dtype).expect("16-bit float");
+            bytes
+                .chunks_exact(2)
+                .map(|c| f.decode(u32::from(u16::from_le_bytes([c[0], c[1]]))))
+                .collect()
+        }
+        DType::E4m3 | DType::E5m2 => {
+            let (f, _) = narrow_format(dtype).expect("8-bit float");
+            // 256 codes: decode through a table.
+            let lut: Vec<f32> = (0..256u32).map(|c| f.decode(c)).collect();
+            bytes.iter().map(|&b| lut[b as usize]).collect()
+        }
+        DType::I8 => bytes.iter().map(|&b| f32::from(b as i8)).collect(),
+        DType::U8 | DType::Emb8 => bytes.iter().map(|&b| f32::from(b)).collect(),
+        DType::I32 => bytes
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32)
+            .collect(),
+    }
+}
+
+/// Float → integer: round half to even, clamp to `[lo, hi]`, NaN → 0.
+#[inline]
+fn f32_to_int(x: f32, lo: i32, hi: i32) -> i32 {
+    if x.is_nan() {
+        return 0;
+    }
+    let r = x.round_ties_even();
+    if r <= lo as f32 {
+        lo
+    } else if r >= hi as f32 {
+        hi
+    } else {
+        r as i32
+    }
+}
+
+/// Encodes f32 values into packed elements of `dtype` with one rounding.
+pub(crate) fn from_f32(dtype: DType, vals: &[f32]) -> Vec<u8> {
+    match dtype {
+        DType::F32 => {
+            let mut out = Vec::with_capacity(vals.len() * 4);
+            for &v in vals {
+                out.extend_from_slice(&canon(v).to_le_bytes());
+            }
+            out
+        }
+        DType::Bf16 | DType::F16 => {
+            let (f, o) = narrow_format(dtype).expect("16-bit float");
+            let mut out = Vec::with_capacity(vals.len() * 2);
+            for &v in vals {
+                out.extend_from_slice(&(f.encode(v, o) as u16).to_le_bytes());
+            }
+            out
+        }
+        DType::E4m3 | DType::E5m2 => {
+            let (f, o) = narrow_format(dtype).expect("8-bit float");
+            vals.iter().map(|&v| f.encode(v, o) as u8).collect()
+        }
+        DType::I8 => vals
+            .iter()
+            .map(|&v| f32_to_int(v, -128, 127) as i8 as u8)
+            .collect(),
+        DType::U8 | DType::Emb8 => vals.iter().map(|&v| f32_to_int(v, 0, 255) as u8).collect(),
+        DType::I32 => {
+            let mut out = Vec::with_capacity(vals.len() * 4);
+            for &v in vals {
+                // 2^31 is the first f32 above i32::MAX; clamp there.
+                let i = if v.is_nan() {
+                    0
+                } else {
+                    let r = v.round_ties_even();
+                    if r >= 2_147_483_648.0 {
+                        i32::MAX
+                    } else if r <= -2_147_483_648.0 {
+                        i32::MIN
+                    } else {
+                        r as i32
+                    }
+                };
+                out.extend_from_slice(&i.to_le_bytes());
+            }
+            out
+        }
+    }
+}
+
+/// Decodes packed integer elements (`i8`, `u8`, `i32`) exactly.
+pub(crate) fn to_i32(dtype: DType, bytes: &[u8]) -> Vec<i32> {
+    match dtype {
+        DType::I8 => bytes.iter().map(|&b| i32::from(b as i8)).collect(),
+        DType::I32 => bytes
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        _ => bytes.iter().map(|&b| i32::from(b)).collect(),
+    }
+}
+
+/// The value range of an integer type.
+pub(crate) fn int_range(dtype: DType) -> (i64, i64) {
+    match dtype {
+        DType::I8 => (-128, 127),
+        DType::U8 => (0, 255),
+        _ => (i64::from(i32::MIN), i64::from(i32::MAX)),
+    }
+}
+
+/// Encodes integers into `dtype`, clamping to its range (integer → integer conversions
+/// saturate).
+pub(crate) fn from_i64_saturating(dtype: DType, vals: &[i64]) -> Vec<u8> {
+    let (lo, hi) = int_range(dtype);
+    match dtype {
+        DType::I32 => {
+            let mut out = Vec::with_capacity(vals.len() * 4);
+            for &v in vals {
+                out.extend_from_slice(&(v.clamp(lo, hi) as i32).to_le_bytes());
+            }
+            out
+        }
+        _ => vals.iter().map(|&v| v.clamp(lo, hi) as u8).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_to_int_rounds_half_even_and_clamps() {
+        let v = [
+            0.5f32,
+            1.5,
+            -2.5,
+            300.0,
+            -300.0,
+            f32::NAN,
+            f32::INFINITY,
+            -0.4,
+        ];
+        assert_eq!(
+            to_i32(DType::I8, &from_f32(DType::I8, &v)),
+            vec![0, 2, -2, 127, -128, 0, 127, 0]
+        );
+        assert_eq!(
+            to_i32(DType::U8, &from_f32(DType::U8, &v)),
+            vec![0, 2, 0, 255, 0, 0, 255, 0]
+        );
+        let big = [3e9f32, -3e9, 2_147_483_520.0];
+        assert_eq!(
+            to_i32(DType::I32, &from_f32(DType::I32, &big)),
+            vec![i32::MAX, i32::MIN, 2_147_483_520]
+        );
+    }
+
+    #[test]
+    fn fp8_saturates_and_16_bit_overflows_to_infinity() {
+        assert_eq!(
+            to_f32(DType::E4m3, &from_f32(DType::E4m3, &[1e6]))[0],
+            448.0
+        );
+        assert_eq!(
+            to_f32(DType::E5m2, &from_f32(DType::E5m2, &[-1e9]))[0],
+            -57344.0
+        );
+        assert_eq!(
+            to_f32(DType::F16, &from_f32(DType::F16, &[1e6]))[0],
+            f32::INFINITY
+        );
+        let nan = from_f32(DType::F32, &[f32::from_bits(0xffc0_1234)]);
+        assert_eq!(nan, 0x7fc0_0000u32.to_le_bytes());
+    }
+}

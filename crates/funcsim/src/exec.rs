@@ -1,0 +1,1672 @@
+//! Instruction semantics (docs/isa.md "Instruction classes"), one `match` arm per instruction.
+//!
+//! Every kernel follows the same shape: check all operands (bounds, alignment, sizes) before
+//! touching memory, read its source tiles into dense buffers, compute, then write the
+//! destination. Reading everything before writing anything makes an instruction's result
+//! independent of how its operands alias, so kernels may split rows across threads. Float
+//! reductions are never split: each accumulator is updated by one thread in the order the ISA
+//! specifies, and vectorized loops run across independent accumulators (the `n` axis of a
+//! matmul, the `dim` axis of a gather).
+
+use rayon::prelude::*;
+use seedchip_isa::{Addr, DType, Inst};
+use seedchip_numerics::{QuantizedMultiplier, RowFormat, math, requantize};
+
+use crate::codec::{self, elem_bytes, is_float};
+use crate::fault::{FaultKind, Region};
+use crate::machine::{Machine, region};
+use crate::mem::{Memory, row_format};
+
+/// Elements below which a kernel stays on the calling thread.
+const PAR_MIN_ELEMS: usize = 1 << 14;
+
+/// Most bytes one operand of one instruction may move. A simulator bound (host memory and
+/// time), not an ISA rule: far above any tile that fits an SRAM, but a broadcast operand
+/// (stride 0) with 2^32 rows would otherwise pass the bounds check and exhaust the host.
+pub(crate) const MAX_OPERAND_BYTES: u64 = 1 << 30;
+
+fn too_large(operand: &str, bytes: Option<u64>) -> FaultKind {
+    bad(
+        operand,
+        match bytes {
+            Some(b) => format!(
+                "moves {b} bytes; funcsim simulates at most {MAX_OPERAND_BYTES} bytes per operand"
+            ),
+            None => "moves more than 2^64 bytes".to_string(),
+        },
+    )
+}
+
+/// A 2-D operand: `rows × cols` elements of `es` bytes, row stride `ld` and column stride
+/// `inc` in elements.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tile {
+    pub operand: &'static str,
+    pub region: Region,
+    pub addr: u64,
+    pub rows: u64,
+    pub cols: u64,
+    pub ld: u64,
+    pub inc: u64,
+    pub es: u64,
+}
+
+impl Tile {
+    fn new(
+        operand: &'static str,
+        core: u32,
+        addr: Addr,
+        rows: impl Into<u64>,
+        cols: impl Into<u64>,
+        ld: impl Into<u64>,
+        es: u64,
+    ) -> Tile {
+        Tile {
+            operand,
+            region: region(core, addr),
+            addr: addr.offset,
+            rows: rows.into(),
+            cols: cols.into(),
+            ld: ld.into(),
+            inc: 1,
+            es,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.rows == 0 || self.cols == 0
+    }
+
+    /// Bytes from the first to one past the last element; `None` if that overflows.
+    pub(crate) fn extent(&self) -> Option<u64> {
+        if self.is_empty() {
+            return Some(0);
+        }
+        let last = (self.rows - 1)
+            .checked_mul(self.ld)?
+            .checked_add((self.cols - 1).checked_mul(self.inc)?)?;
+        last.checked_add(1)?.checked_mul(self.es)
+    }
+
+    /// Bytes of one row from its first to its last element.
+    pub(crate) fn row_span(&self) -> u64 {
+        ((self.cols - 1) * self.inc + 1) * self.es
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pool {
+    Sum,
+    Mean,
+    Max,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct GatherOp {
+    pool: Pool,
+    dtype: DType,
+    dst: Addr,
+    table: Addr,
+    rows: u64,
+    dim: u32,
+    idx: Addr,
+    offsets: Addr,
+    bags: u64,
+    ldd: u64,
+    cache_map: Option<Addr>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct MatmulOp {
+    dtype: DType,
+    acc: Addr,
+    a: Addr,
+    b: Addr,
+    m: u64,
+    k: u64,
+    n: u64,
+    lda: u64,
+    ldb: u64,
+    ldacc: u64,
+    accumulate: bool,
+    transpose_b: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Bin {
+    Add,
+    Sub,
+    Mul,
+    Max,
+    Min,
+}
+
+impl Bin {
+    fn name(self) -> &'static str {
+        match self {
+            Bin::Add => "vpu.add",
+            Bin::Sub => "vpu.sub",
+            Bin::Mul => "vpu.mul",
+            Bin::Max => "vpu.max",
+            Bin::Min => "vpu.min",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Un {
+    Relu,
+    Sigmoid,
+    Tanh,
+    Gelu,
+    Silu,
+    Exp,
+    Rsqrt,
+    Recip,
+    Neg,
+    Scale(f32),
+}
+
+/// A 2-D elementwise shape shared by the vector instructions.
+#[derive(Debug, Clone, Copy)]
+struct Shape2 {
+    rows: u32,
+    cols: u32,
+    ldd: u32,
+    lda: u32,
+}
+
+/// IEEE 754-2019 `maximum`: NaN if either is NaN, and +0 above -0.
+#[inline]
+pub(crate) fn fmax(a: f32, b: f32) -> f32 {
+    if a.is_nan() || b.is_nan() {
+        codec::CANONICAL_NAN
+    } else if a == b {
+        if a.is_sign_positive() { a } else { b }
+    } else if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// IEEE 754-2019 `minimum`: NaN if either is NaN, and -0 below +0.
+#[inline]
+pub(crate) fn fmin(a: f32, b: f32) -> f32 {
+    if a.is_nan() || b.is_nan() {
+        codec::CANONICAL_NAN
+    } else if a == b {
+        if a.is_sign_negative() { a } else { b }
+    } else if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+/// `max(x, 0)` with NaN kept and -0 giving +0.
+#[inline]
+fn relu(x: f32) -> f32 {
+    if x > 0.0 || x.is_nan() { x } else { 0.0 }
+}
+
+fn bad(operand: &str, message: impl Into<String>) -> FaultKind {
+    FaultKind::BadOperand {
+        operand: operand.to_string(),
+        message: message.into(),
+    }
+}
+
+fn map_f32<F: Fn(f32) -> f32 + Sync>(x: &[f32], f: F) -> Vec<f32> {
+    if x.len() >= PAR_MIN_ELEMS {
+        x.par_iter().with_min_len(4096).map(|&v| f(v)).collect()
+    } else {
+        x.iter().map(|&v| f(v)).collect()
+    }
+}
+
+fn zip_f32<F: Fn(f32, f32) -> f32 + Sync>(x: &[f32], y: &[f32], f: F) -> Vec<f32> {
+    if x.len() >= PAR_MIN_ELEMS {
+        x.par_iter()
+            .zip(y.par_iter())
+            .with_min_len(4096)
+            .map(|(&a, &b)| f(a, b))
+            .collect()
+    } else {
+        x.iter().zip(y).map(|(&a, &b)| f(a, b)).collect()
+    }
+}
+
+/// Whether two strided row sets of the same shape share a byte.
+fn rows_overlap(a: u64, sa: u64, b: u64, sb: u64, rows: u64, rb: u64) -> bool {
+    let ea = a + (rows - 1) * sa + rb;
+    let eb = b + (rows - 1) * sb + rb;
+    if ea <= b || eb <= a {
+        return false;
+    }
+    let merged = |start: u64, stride: u64| {
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        for r in 0..rows {
+            let s = start + r * stride;
+            match out.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(s + rb),
+                _ => out.push((s, s + rb)),
+            }
+        }
+        out
+    };
+    let (x, y) = (merged(a, sa), merged(b, sb));
+    let (mut i, mut j) = (0, 0);
+    while i < x.len() && j < y.len() {
+        if x[i].0 < y[j].1 && y[j].0 < x[i].1 {
+            return true;
+        }
+        if x[i].1 <= y[j].1 {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    false
+}
+
+/// Where a gathered row's bytes are.
+#[derive(Debug, Clone, Copy)]
+enum Src {
+    /// A slot of the hot-row cache in shared SRAM.
+    Slot(u64),
+    /// A row of the table.
+    Row(u64),
+}
+
+/// Everything the pooling threads read, shared immutably.
+struct RowReader<'a> {
+    mem: &'a Memory,
+    proc_table: Option<usize>,
+    region: Region,
+    base: u64,
+    row_bytes: u64,
+    format: RowFormat,
+}
+
+impl<'a> RowReader<'a> {
+    fn row<'b>(&'b self, src: Src, buf: &'b mut [f32], bytes: &mut Vec<u8>) -> &'b [f32]
+    where
+        'a: 'b,
+    {
+        let (region, addr) = match src {
+            Src::Slot(a) => (Region::Shared, a),
+            Src::Row(r) => {
+                if let Some(t) = self.proc_table {
+                    let p = &self.mem.hbm.procs[t];
+                    if let Some(row) = p.cache.get(r, buf.len()) {
+                        return row;
+                    }
+                    p.row_f32(r, buf, bytes);
+                    return buf;
+                }
+                (self.region, self.base + r * self.row_bytes)
+            }
+        };
+        bytes.resize(self.row_bytes as usize, 0);
+        self.mem.read(region, addr, bytes);
+        self.format
+            .decode_row(bytes, buf)
+            .expect("row length matches its format");
+        buf
+    }
+}
+
+impl Machine {
+    fn check(&self, t: &Tile) -> Result<(), FaultKind> {
+        let align = if t.es == 4 { 4 } else { 1 };
+        self.mem
+            .check(t.operand, t.region, t.addr, t.extent(), align)
+    }
+
+    /// Reads a checked tile, packed row-major.
+    fn load(&mut self, t: &Tile) -> Vec<u8> {
+        if t.is_empty() {
+            return Vec::new();
+        }
+        let bytes = self
+            .mem
+            .read_strided(t.region, t.addr, t.rows, t.cols, t.ld, t.inc, t.es);
+        self.stats.bytes_read.add(t.region, bytes.len() as u64);
+        if let Some(r) = &mut self.races {
+            r.tile(t.region, t.addr, t.rows, t.row_span(), t.ld * t.es, false);
+        }
+        bytes
+    }
+
+    /// Writes a checked, contiguous-row tile from packed bytes.
+    fn store(&mut self, t: &Tile, data: &[u8]) {
+        if t.is_empty() {
+            return;
+        }
+        debug_assert_eq!(t.inc, 1);
+        self.mem
+            .write_rows(t.region, t.addr, t.cols * t.es, t.ld * t.es, data);
+        self.stats.bytes_written.add(t.region, data.len() as u64);
+        self.origins
+            .written(t.region, t.addr, t.extent().unwrap_or(0));
+        if let Some(r) = &mut self.races {
+            r.tile(t.region, t.addr, t.rows, t.row_span(), t.ld * t.es, true);
+        }
+    }
+
+    fn table_name(&self, region: Region, addr: u64) -> String {
+        if region == Region::Hbm
+            && let Some((_, name, _)) = self.tables.iter().find(|(base, _, _)| *base == addr)
+        {
+            return name.clone();
+        }
+        format!("at {region} {addr:#x}")
+    }
+
+    /// Executes one instruction of `core` (its wait is satisfied; signals are the caller's).
+    pub(crate) fn exec(&mut self, core: u32, inst: &Inst) -> Result<(), FaultKind> {
+        match *inst {
+            Inst::DmaCopy {
+                dst,
+                src,
+                rows,
+                row_bytes,
+                dst_stride_bytes,
+                src_stride_bytes,
+            } => self.dma(
+                core,
+                dst,
+                src,
+                rows.into(),
+                row_bytes.into(),
+                dst_stride_bytes.into(),
+                src_stride_bytes.into(),
+            ),
+            Inst::GatherSum {
+                dtype,
+                dst,
+                table,
+                rows,
+                dim,
+                idx,
+                offsets,
+                bags,
+                ldd,
+                cache_map,
+            }
+            | Inst::GatherMean {
+                dtype,
+                dst,
+                table,
+                rows,
+                dim,
+                idx,
+                offsets,
+                bags,
+                ldd,
+                cache_map,
+            }
+            | Inst::GatherMax {
+                dtype,
+                dst,
+                table,
+                rows,
+                dim,
+                idx,
+                offsets,
+                bags,
+                ldd,
+                cache_map,
+            } => {
+                let pool = match inst {
+                    Inst::GatherSum { .. } => Pool::Sum,
+                    Inst::GatherMean { .. } => Pool::Mean,
+                    _ => Pool::Max,
+                };
+                self.gather(
+                    core,
+                    GatherOp {
+                        pool,
+                        dtype,
+                        dst,
+                        table,
+                        rows: rows.into(),
+                        dim,
+                        idx,
+                        offsets,
+                        bags: bags.into(),
+                        ldd: ldd.into(),
+                        cache_map,
+                    },
+                )
+            }
+            Inst::MxuMatmul {
+                dtype,
+                acc,
+                a,
+                b,
+                m,
+                k,
+                n,
+                lda,
+                ldb,
+                ldacc,
+                accumulate,
+                transpose_b,
+            } => self.matmul(
+                core,
+                MatmulOp {
+                    dtype,
+                    acc,
+                    a,
+                    b,
+                    m: m.into(),
+                    k: k.into(),
+                    n: n.into(),
+                    lda: lda.into(),
+                    ldb: ldb.into(),
+                    ldacc: ldacc.into(),
+                    accumulate,
+                    transpose_b,
+                },
+                1,
+                [0; 3],
+            ),
+            Inst::MxuMatmulBatch {
+                dtype,
+                acc,
+                a,
+                b,
+                m,
+                k,
+                n,
+                lda,
+                ldb,
+                ldacc,
+                accumulate,
+                transpose_b,
+                count,
+                stride_a,
+                stride_b,
+                stride_acc,
+            } => self.matmul(
+                core,
+                MatmulOp {
+                    dtype,
+                    acc,
+                    a,
+                    b,
+                    m: m.into(),
+                    k: k.into(),
+                    n: n.into(),
+                    lda: lda.into(),
+                    ldb: ldb.into(),
+                    ldacc: ldacc.into(),
+                    accumulate,
+                    transpose_b,
+                },
+                count.into(),
+                [stride_a.into(), stride_b.into(), stride_acc.into()],
+            ),
+            Inst::VpuAdd {
+                dtype,
+                dst,
+                a,
+                b,
+                rows,
+                cols,
+                ldd,
+                lda,
+                ldb,
+                incb,
+            } => self.binary(
+                core,
+                Bin::Add,
+                dtype,
+                dst,
+                a,
+                b,
+                Shape2 {
+                    rows,
+                    cols,
+                    ldd,
+                    lda,
+                },
+                ldb,
+                incb,
+            ),
+            Inst::VpuSub {
+                dtype,
+                dst,
+                a,
+                b,
+                rows,
+                cols,
+                ldd,
+                lda,
+                ldb,
+                incb,
+            } => self.binary(
+                core,
+                Bin::Sub,
+                dtype,
+                dst,
+                a,
+                b,
+                Shape2 {
+                    rows,
+                    cols,
+                    ldd,
+                    lda,
+                },
+                ldb,
+                incb,
+            ),
+            Inst::VpuMul {
+                dtype,
+                dst,
+                a,
+                b,
+                rows,
+                cols,
+                ldd,
+                lda,
+                ldb,
+                incb,
+            } => self.binary(
+                core,
+                Bin::Mul,
+                dtype,
+                dst,
+                a,
+                b,
+                Shape2 {
+                    rows,
+                    cols,
+                    ldd,
+                    lda,
+                },
+                ldb,
+                incb,
+            ),
+            Inst::VpuMax {
+                dtype,
+                dst,
+                a,
+                b,
+                rows,
+                cols,
+                ldd,
+                lda,
+                ldb,
+                incb,
+            } => self.binary(
+                core,
+                Bin::Max,
+                dtype,
+                dst,
+                a,
+                b,
+                Shape2 {
+                    rows,
+                    cols,
+                    ldd,
+                    lda,
+                },
+                ldb,
+                incb,
+            ),
+            Inst::VpuMin {
+                dtype,
+                dst,
+                a,
+                b,
+                rows,
+                cols,
+                ldd,
+                lda,
+                ldb,
+                incb,
+            } => self.binary(
+                core,
+                Bin::Min,
+                dtype,
+                dst,
+                a,
+                b,
+                Shape2 {
+                    rows,
+                    cols,
+                    ldd,
+                    lda,
+                },
+                ldb,
+                incb,
+            ),
+            Inst::VpuRelu {
+                dtype,
+                dst,
+                a,
+                rows,
+                cols,
+                ldd,
+                lda,
+            } => self.unary(
+                core,
+                Un::Relu,
+                dtype,
+                dst,
+                a,
+                Shape2 {
+                    rows,
+                    cols,
+                    ldd,
+                    lda,
+                },
+            ),
+            Inst::VpuSigmoid {
+                dtype,
+                dst,
+                a,
+                rows,
+                cols,
+                ldd,
+                lda,
+            } => self.unary(
+                core,
+                Un::Sigmoid,
+                dtype,
+                dst,
+                a,
+                Shape2 {
+                    rows,
+                    cols,
+                    ldd,
+                    lda,
+                },
+            ),
+            Inst::VpuTanh {
+                dtype,
+                dst,
+                a,
+                rows,
+                cols,
+                ldd,
+                lda,
+            } => self.unary(
+                core,
+                Un::Tanh,
+                dtype,
+                dst,
+                a,
+                Shape2 {
+                    rows,
+                    cols,
+                    ldd,
+                    lda,
+                },
+            ),
+            Inst::VpuGelu {
+                dtype,
+                dst,
+                a,
+                rows,
+                cols,
+                ldd,
+                lda,
+            } => self.unary(
+                core,
+                Un::Gelu,
+                dtype,
+                dst,
+                a,
+                Shape2 {
+                    rows,
+                    cols,
+                    ldd,
+                    lda,
+                },
+            ),
+            Inst::VpuSilu {
+                dtype,
+                dst,
+                a,
+                rows,
+                cols,
+                ldd,
+                lda,
+            } => self.unary(
+                core,
+                Un::Silu,
+                dtype,
+                dst,
+                a,
+                Shape2 {
+                    rows,
+                    cols,
+                    ldd,
+                    lda,
+                },
+            ),
+            Inst::VpuExp {
+                dtype,
+                dst,
+                a,
+                rows,
+                cols,
+                ldd,
+                lda,
+            } => self.unary(
+                core,
+                Un::Exp,
+                dtype,
+                dst,
+                a,
+                Shape2 {
+                    rows,
+                    cols,
+                    ldd,
+                    lda,
+                },
+            ),
+            Inst::VpuRsqrt {
+                dtype,
+                dst,
+                a,
+                rows,
+                cols,
+                ldd,
+                lda,
+            } => self.unary(
+                core,
+                Un::Rsqrt,
+                dtype,
+                dst,
+                a,
+                Shape2 {
+                    rows,
+                    cols,
+                    ldd,
+                    lda,
+                },
+            ),
+            Inst::VpuRecip {
+                dtype,
+                dst,
+                a,
+                rows,
+                cols,
+                ldd,
+                lda,
+            } => self.unary(
+                core,
+                Un::Recip,
+                dtype,
+                dst,
+                a,
+                Shape2 {
+                    rows,
+                    cols,
+                    ldd,
+                    lda,
+                },
+            ),
+            Inst::VpuNeg {
+                dtype,
+                dst,
+                a,
+                rows,
+                cols,
+                ldd,
+                lda,
+            } => self.unary(
+                core,
+                Un::Neg,
+                dtype,
+                dst,
+                a,
+                Shape2 {
+                    rows,
+                    cols,
+                    ldd,
+                    lda,
+                },
+            ),
+            Inst::VpuScale {
+                dtype,
+                dst,
+                a,
+                scale,
+                rows,
+                cols,
+                ldd,
+                lda,
+            } => self.unary(
+                core,
+                Un::Scale(scale.get()),
+                dtype,
+                dst,
+                a,
+                Shape2 {
+                    rows,
+                    cols,
+                    ldd,
+                    lda,
+                },
+            ),
+            Inst::VpuCopy {
+                dtype,
+                dst,
+                a,
+                rows,
+                cols,
+                ldd,
+                lda,
+            } => self.convert(
+                core,
+                dtype,
+                dtype,
+                dst,
+                a,
+                Shape2 {
+                    rows,
+                    cols,
+                    ldd,
+                    lda,
+                },
+            ),
+            Inst::VpuCvt {
+                from,
+                to,
+                dst,
+                a,
+                rows,
+                cols,
+                ldd,
+                lda,
+            } => self.convert(
+                core,
+                from,
+                to,
+                dst,
+                a,
+                Shape2 {
+                    rows,
+                    cols,
+                    ldd,
+                    lda,
+                },
+            ),
+            Inst::VpuRequant {
+                dtype,
+                dst,
+                a,
+                rows,
+                cols,
+                ldd,
+                lda,
+                multiplier,
+                shift,
+                zero_point,
+            } => {
+                let m = QuantizedMultiplier::new(multiplier, shift).map_err(|e| {
+                    bad(
+                        "multiplier",
+                        format!("multiplier {multiplier}, shift {shift}: {e}"),
+                    )
+                })?;
+                self.requant(
+                    core,
+                    dtype,
+                    dst,
+                    a,
+                    Shape2 {
+                        rows,
+                        cols,
+                        ldd,
+                        lda,
+                    },
+                    zero_point,
+                    |_| m,
+                )
+            }
+            Inst::VpuRequantPc {
+                dtype,
+                dst,
+                a,
+                rows,
+                cols,
+                ldd,
+                lda,
+                multipliers,
+                shifts,
+                zero_point,
+            } => {
+                let tm = Tile::new("multipliers", core, multipliers, 1u64, cols, 0u64, 4);
+                let ts = Tile::new("shifts", core, shifts, 1u64, cols, 0u64, 4);
+                self.check(&tm)?;
+                self.check(&ts)?;
+                if rows == 0 {
+                    return Ok(());
+                }
+                let ms = codec::to_i32(DType::I32, &self.load(&tm));
+                let ss = codec::to_i32(DType::I32, &self.load(&ts));
+                let qs = ms
+                    .iter()
+                    .zip(&ss)
+                    .enumerate()
+                    .map(|(c, (&m, &s))| {
+                        QuantizedMultiplier::new(m, s).map_err(|e| {
+                            bad(
+                                "multipliers",
+                                format!("column {c}: multiplier {m}, shift {s}: {e}"),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.requant(
+                    core,
+                    dtype,
+                    dst,
+                    a,
+                    Shape2 {
+                        rows,
+                        cols,
+                        ldd,
+                        lda,
+                    },
+                    zero_point,
+                    |c| qs[c],
+                )
+            }
+            Inst::VpuReduceSum {
+                dtype,
+                dst,
+                a,
+                rows,
+                cols,
+                lda,
+            } => self.reduce(core, false, dtype, dst, a, rows, cols, lda),
+            Inst::VpuReduceMax {
+                dtype,
+                dst,
+                a,
+                rows,
+                cols,
+                lda,
+            } => self.reduce(core, true, dtype, dst, a, rows, cols, lda),
+            Inst::CtlNop {}
+            | Inst::CtlHalt {}
+            | Inst::CtlBarrier { .. }
+            | Inst::CtlSignal { .. }
+            | Inst::CtlWait { .. } => Ok(()),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn dma(
+        &mut self,
+        core: u32,
+        dst: Addr,
+        src: Addr,
+        rows: u64,
+        rb: u64,
+        ds: u64,
+        ss: u64,
+    ) -> Result<(), FaultKind> {
+        if rows == 0 || rb == 0 {
+            return Ok(());
+        }
+        let (sr, dr) = (region(core, src), region(core, dst));
+        let ext = |stride: u64| {
+            (rows - 1)
+                .checked_mul(stride)
+                .and_then(|x| x.checked_add(rb))
+        };
+        let (se, de) = (ext(ss), ext(ds));
+        self.mem.check("src", sr, src.offset, se, 1)?;
+        self.mem.check("dst", dr, dst.offset, de, 1)?;
+        let (se, de) = (se.unwrap_or(0), de.unwrap_or(0));
+        let bytes = rows.checked_mul(rb);
+        if bytes.is_none_or(|b| b > MAX_OPERAND_BYTES) {
+            return Err(too_large("rows", bytes));
+        }
+        if sr == dr && rows_overlap(src.offset, ss, dst.offset, ds, rows, rb) {
+            return Err(FaultKind::DmaOverlap {
+                region: sr,
+                src: src.offset,
+                dst: dst.offset,
+            });
+        }
+        let data = self.mem.read_rows(sr, src.offset, rows, rb, ss);
+        if let Some(r) = &mut self.races {
+            r.tile(sr, src.offset, rows, rb, ss, false);
+            r.tile(dr, dst.offset, rows, rb, ds, true);
+        }
+        self.origins
+            .copied(sr, src.offset, ss, dr, dst.offset, ds, rows, rb, de, se);
+        self.mem.write_rows(dr, dst.offset, rb, ds, &data);
+        self.stats.bytes_read.add(sr, rows * rb);
+        self.stats.bytes_written.add(dr, rows * rb);
+        Ok(())
+    }
+
+    /// Reads and validates a hot-row cache map: `u32 count`, `count` strictly increasing `i32`
+    /// row ids, then `count` `u32` byte addresses of their slots in shared SRAM.
+    fn cache_map(&mut self, core: u32, at: Addr) -> Result<(Vec<i32>, Vec<u64>), FaultKind> {
+        let head = Tile::new("cache_map", core, at, 1u64, 1u64, 0u64, 4);
+        self.check(&head)?;
+        let count = codec::to_i32(DType::I32, &self.load(&head))[0] as u32;
+        let body_at = at.offset.checked_add(4).ok_or(FaultKind::OutOfBounds {
+            operand: "cache_map",
+            region: region(core, at),
+            addr: at.offset,
+            len: 4,
+            size: self.mem.size(region(core, at)),
+        })?;
+        let body = Tile::new(
+            "cache_map",
+            core,
+            Addr::new(at.space, body_at),
+            1u64,
+            2 * u64::from(count),
+            0u64,
+            4,
+        );
+        self.check(&body)?;
+        let vals = codec::to_i32(DType::I32, &self.load(&body));
+        let (ids, slots) = vals.split_at(count as usize);
+        if let Some(i) = ids.windows(2).position(|w| w[0] >= w[1]) {
+            return Err(bad(
+                "cache_map",
+                format!(
+                    "row ids must be strictly increasing: entry {} is {} after {}",
+                    i + 1,
+                    ids[i + 1],
+                    ids[i]
+                ),
+            ));
+        }
+        Ok((
+            ids.to_vec(),
+            slots.iter().map(|&s| u64::from(s as u32)).collect(),
+        ))
+    }
+
+    fn gather(&mut self, core: u32, g: GatherOp) -> Result<(), FaultKind> {
+        if g.dim == 0 {
+            return Err(bad("dim", "an embedding row has at least one element"));
+        }
+        let Some(format) = row_format(g.dtype) else {
+            return Err(bad("dtype", format!("{} is not a table dtype", g.dtype)));
+        };
+        let row_bytes = format.row_bytes(g.dim as usize) as u64;
+        let ot = Tile::new("offsets", core, g.offsets, 1u64, g.bags + 1, 0u64, 4);
+        self.check(&ot)?;
+        let dt = Tile::new("dst", core, g.dst, g.bags, g.dim, g.ldd, 4);
+        self.check(&dt)?;
+        let tr = region(core, g.table);
+        let table_align = if g.dtype == DType::F32 { 4 } else { 1 };
+        self.mem.check(
+            "table",
+            tr,
+            g.table.offset,
+            g.rows.checked_mul(row_bytes),
+            table_align,
+        )?;
+        if g.bags == 0 {
+            return Ok(());
+        }
+        let offs: Vec<i64> = codec::to_i32(DType::I32, &self.load(&ot))
+            .into_iter()
+            .map(i64::from)
+            .collect();
+        let mut previous = 0i64;
+        for (bag, &offset) in offs.iter().enumerate() {
+            if offset < previous {
+                return Err(FaultKind::BadOffsets {
+                    bag: bag as u64,
+                    offset,
+                    previous,
+                });
+            }
+            previous = offset;
+        }
+        let first = offs[0] as u64;
+        let n = offs[g.bags as usize] as u64 - first;
+        let idx_region = region(core, g.idx);
+        let idx_at = first
+            .checked_mul(4)
+            .and_then(|b| g.idx.offset.checked_add(b))
+            .ok_or(FaultKind::OutOfBounds {
+                operand: "idx",
+                region: idx_region,
+                addr: g.idx.offset,
+                len: u64::MAX,
+                size: self.mem.size(idx_region),
+            })?;
+        if g.idx.offset % 4 != 0 {
+            return Err(FaultKind::Misaligned {
+                operand: "idx",
+                region: idx_region,
+                addr: g.idx.offset,
+                align: 4,
+            });
+        }
+        let it = Tile::new(
+            "idx",
+            core,
+            Addr::new(g.idx.space, idx_at),
+            1u64,
+            n,
+            0u64,
+            4,
+        );
+        self.check(&it)?;
+        let ids = codec::to_i32(DType::I32, &self.load(&it));
+        for bag in 0..g.bags as usize {
+            for p in offs[bag]..offs[bag + 1] {
+                let id = i64::from(ids[(p as u64 - first) as usize]);
+                if id < 0 || id as u64 >= g.rows {
+                    return Err(FaultKind::IndexOutOfRange {
+                        table: self.table_name(tr, g.table.offset),
+                        bag: bag as u64,
+                        position: (p - offs[bag]) as u64,
+                        id,
+                        rows: g.rows,
+                        origin: self.origins.lookup(
+                            idx_region,
+                            g.idx.offset + p as u64 * 4,
+                            4,
+                            &self.binding_names,
+                        ),
+                    });
+                }
+            }
+        }
+
+        let map = match g.cache_map {
+            Some(at) => Some(self.cache_map(core, at)?),
+            None => None,
+        };
+        let mut srcs = Vec::with_capacity(ids.len());
+        let mut slot_rows = 0u64;
+        for &id in &ids {
+            let hit = map
+                .as_ref()
+                .and_then(|(mids, slots)| mids.binary_search(&id).ok().map(|i| slots[i]));
+            srcs.push(match hit {
+                Some(slot) => {
+                    self.mem.check(
+                        "cache_map slot",
+                        Region::Shared,
+                        slot,
+                        Some(row_bytes),
+                        table_align,
+                    )?;
+                    slot_rows += 1;
+                    Src::Slot(slot)
+                }
+                None => Src::Row(id as u64),
+            });
+        }
+
+        let proc_table = if tr == Region::Hbm {
+            self.mem.hbm.clean_proc_at(g.table.offset, g.dim, g.dtype)
+        } else {
+            None
+        };
+        if let Some(t) = proc_table {
+            let wanted: Vec<u64> = srcs
+                .iter()
+                .filter_map(|s| match s {
+                    Src::Row(r) => Some(*r),
+                    Src::Slot(_) => None,
+                })
+                .collect();
+            self.mem.hbm.cache_rows(t, &wanted);
+        }
+        if let Some(r) = &mut self.races {
+            for s in &srcs {
+                match *s {
+                    Src::Slot(a) => r.tile(Region::Shared, a, 1, row_bytes, 0, false),
+                    Src::Row(row) => {
+                        r.tile(tr, g.table.offset + row * row_bytes, 1, row_bytes, 0, false)
+                    }
+                }
+            }
+        }
+
+        let dim = g.dim as usize;
+        let mut out = vec![0f32; g.bags as usize * dim];
+        {
+            let reader = RowReader {
+                mem: &self.mem,
+                proc_table,
+                region: tr,
+                base: g.table.offset,
+                row_bytes,
+                format,
+            };
+            let (srcs, offs) = (&srcs, &offs);
+            let pool_bag = |(buf, bytes): &mut (Vec<f32>, Vec<u8>),
+                            (bag, acc): (usize, &mut [f32])| {
+                let lo = (offs[bag] as u64 - first) as usize;
+                let hi = (offs[bag + 1] as u64 - first) as usize;
+                match g.pool {
+                    Pool::Sum | Pool::Mean => {
+                        acc.fill(0.0);
+                        for &s in &srcs[lo..hi] {
+                            let row = reader.row(s, buf, bytes);
+                            for (a, &v) in acc.iter_mut().zip(row) {
+                                *a += v;
+                            }
+                        }
+                        if g.pool == Pool::Mean && hi > lo {
+                            let d = (hi - lo) as f32;
+                            for a in acc.iter_mut() {
+                                *a /= d;
+                            }
+                        }
+                    }
+                    Pool::Max => {
+                        if hi == lo {
+                            acc.fill(0.0);
+                        } else {
+                            let row = reader.row(srcs[lo], buf, bytes);
+                            acc.copy_from_slice(row);
+                            for &s in &srcs[lo + 1..hi] {
+                                let row = reader.row(s, buf, bytes);
+                                for (a, &v) in acc.iter_mut().zip(row) {
+                                    *a = fmax(*a, v);
+                                }
+                            }
+                        }
+                    }
+                }
+            };
+            let init = || (vec![0f32; dim], Vec::new());
+            if ids.len() * dim >= PAR_MIN_ELEMS {
+                out.par_chunks_mut(dim)
+                    .enumerate()
+                    .with_min_len(8)
+                    .for_each_init(init, pool_bag);
+            } else {
+                let mut state = init();
+                for item in out.chunks_mut(dim).enumerate() {
+                    pool_bag(&mut state, item);
+                }
+            }
+        }
+        self.stats.gather_rows += n;
+        self.stats.gather_cached_rows += slot_rows;
+        self.stats.bytes_read.add(tr, (n - slot_rows) * row_bytes);
+        self.stats
+            .bytes_read
+            .add(Region::Shared, slot_rows * row_bytes);
+        self.store(&dt, &codec::from_f32(DType::F32, &out));
+        Ok(())
+    }
+
+    fn matmul(
+        &mut self,
+        core: u32,
+        op: MatmulOp,
+        count: u64,
+        strides: [u64; 3],
+    ) -> Result<(), FaultKind> {
+        let (rows, cols) = self.array;
+        if op.k > u64::from(rows) {
+            return Err(bad(
+                "k",
+                format!("k = {} exceeds the matrix unit's {rows} rows", op.k),
+            ));
+        }
+        if op.n > u64::from(cols) {
+            return Err(bad(
+                "n",
+                format!("n = {} exceeds the matrix unit's {cols} columns", op.n),
+            ));
+        }
+        let es = elem_bytes(op.dtype);
+        let per_problem = (u128::from(op.m) * u128::from(op.k)
+            + u128::from(op.k) * u128::from(op.n))
+            * u128::from(es)
+            + u128::from(op.m) * u128::from(op.n) * 4;
+        let total = u64::try_from(u128::from(count) * per_problem).ok();
+        if total.is_none_or(|b| b > MAX_OPERAND_BYTES) {
+            return Err(too_large("count", total));
+        }
+        for i in 0..count {
+            let shift = |operand: &'static str, base: Addr, stride: u64, es: u64| {
+                i.checked_mul(stride)
+                    .and_then(|e| e.checked_mul(es))
+                    .and_then(|b| base.offset.checked_add(b))
+                    .map(|offset| Addr::new(base.space, offset))
+                    .ok_or(FaultKind::OutOfBounds {
+                        operand,
+                        region: region(core, base),
+                        addr: base.offset,
+                        len: u64::MAX,
+                        size: self.mem.size(region(core, base)),
+                    })
+            };
+            let one = MatmulOp {
+                a: shift("a", op.a, strides[0], es)?,
+                b: shift("b", op.b, strides[1], es)?,
+                acc: shift("acc", op.acc, strides[2], 4)?,
+                ..op
+            };
+            self.matmul_one(core, &one)?;
+        }
+        Ok(())
+    }
+
+    fn matmul_one(&mut self, core: u32, op: &MatmulOp) -> Result<(), FaultKind> {
+        let es = elem_bytes(op.dtype);
+        let ta = Tile::new("a", core, op.a, op.m, op.k, op.lda, es);
+        let tb = if op.transpose_b {
+            Tile::new("b", core, op.b, op.n, op.k, op.ldb, es)
+        } else {
+            Tile::new("b", core, op.b, op.k, op.n, op.ldb, es)
+        };
+        let tc = Tile::new("acc", core, op.acc, op.m, op.n, op.ldacc, 4);
+        self.check(&ta)?;
+        self.check(&tb)?;
+        self.check(&tc)?;
+        if tc.is_empty() {
+            return Ok(());
+        }
+        let a = self.load(&ta);
+        let b = self.load(&tb);
+        let acc0 = op.accumulate.then(|| self.load(&tc));
+        let (m, k, n) = (op.m as usize, op.k as usize, op.n as usize);
+        let out = match op.dtype {
+            DType::I8 => {
+                crate::kernels::matmul_i8(&a, &b, acc0.as_deref(), m, k, n, op.transpose_b)?
+            }
+            DType::Bf16 | DType::F16 | DType::E4m3 | DType::E5m2 => crate::kernels::matmul_float(
+                op.dtype,
+                &a,
+                &b,
+                acc0.as_deref(),
+                m,
+                k,
+                n,
+                op.transpose_b,
+            ),
+            other => return Err(bad("dtype", format!("{other} is not a matrix-unit type"))),
+        };
+        self.store(&tc, &out);
+        self.stats.macs += op.m * op.k * op.n;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn binary(
+        &mut self,
+        core: u32,
+        op: Bin,
+        dtype: DType,
+        dst: Addr,
+        a: Addr,
+        b: Addr,
+        s: Shape2,
+        ldb: u32,
+        incb: u32,
+    ) -> Result<(), FaultKind> {
+        let es = elem_bytes(dtype);
+        let td = Tile::new("dst", core, dst, s.rows, s.cols, s.ldd, es);
+        let ta = Tile::new("a", core, a, s.rows, s.cols, s.lda, es);
+        let tb = Tile {
+            inc: incb.into(),
+            ..Tile::new("b", core, b, s.rows, s.cols, ldb, es)
+        };
+        self.check(&ta)?;
+        self.check(&tb)?;
+        self.check(&td)?;
+        if td.is_empty() {
+            return Ok(());
+        }
+        let (x, y) = (self.load(&ta), self.load(&tb));
+        let out = if is_float(dtype) {
+            let (x, y) = (codec::to_f32(dtype, &x), codec::to_f32(dtype, &y));
+            let r = match op {
+                Bin::Add => zip_f32(&x, &y, |p, q| p + q),
+                Bin::Sub => zip_f32(&x, &y, |p, q| p - q),
+                Bin::Mul => zip_f32(&x, &y, |p, q| p * q),
+                Bin::Max => zip_f32(&x, &y, fmax),
+                Bin::Min => zip_f32(&x, &y, fmin),
+            };
+            codec::from_f32(dtype, &r)
+        } else {
+            let (x, y) = (codec::to_i32(dtype, &x), codec::to_i32(dtype, &y));
+            let (lo, hi) = codec::int_range(dtype);
+            let mut r = Vec::with_capacity(x.len());
+            for (i, (&p, &q)) in x.iter().zip(&y).enumerate() {
+                let (p, q) = (i64::from(p), i64::from(q));
+                let v = match op {
+                    Bin::Add => p + q,
+                    Bin::Sub => p - q,
+                    Bin::Mul => p * q,
+                    Bin::Max => p.max(q),
+                    Bin::Min => p.min(q),
+                };
+                if v < lo || v > hi {
+                    let cols = u64::from(s.cols);
+                    return Err(FaultKind::IntegerOverflow {
+                        op: op.name(),
+                        row: i as u64 / cols,
+                        col: i as u64 % cols,
+                        value: v,
+                    });
+                }
+                r.push(v);
+            }
+            codec::from_i64_saturating(dtype, &r)
+        };
+        self.store(&td, &out);
+        Ok(())
+    }
+
+    fn unary(
+        &mut self,
+        core: u32,
+        op: Un,
+        dtype: DType,
+        dst: Addr,
+        a: Addr,
+        s: Shape2,
+    ) -> Result<(), FaultKind> {
+        let es = elem_bytes(dtype);
+        let td = Tile::new("dst", core, dst, s.rows, s.cols, s.ldd, es);
+        let ta = Tile::new("a", core, a, s.rows, s.cols, s.lda, es);
+        self.check(&ta)?;
+        self.check(&td)?;
+        if td.is_empty() {
+            return Ok(());
+        }
+        let x = self.load(&ta);
+        let out = if is_float(dtype) {
+            let x = codec::to_f32(dtype, &x);
+            let r = match op {
+                Un::Relu => map_f32(&x, relu),
+                Un::Sigmoid => map_f32(&x, math::sigmoid),
+                Un::Tanh => map_f32(&x, math::tanh),
+                Un::Gelu => map_f32(&x, math::gelu),
+                Un::Silu => map_f32(&x, math::silu),
+                Un::Exp => map_f32(&x, math::exp),
+                Un::Rsqrt => map_f32(&x, math::rsqrt),
+                Un::Recip => map_f32(&x, math::recip),
+                Un::Neg => map_f32(&x, |v| -v),
+                Un::Scale(k) => map_f32(&x, |v| v * k),
+            };
+            codec::from_f32(dtype, &r)
+        } else {
+            let x = codec::to_i32(dtype, &x);
+            let (lo, hi) = codec::int_range(dtype);
+            let mut r = Vec::with_capacity(x.len());
+            for (i, &v) in x.iter().enumerate() {
+                let v = i64::from(v);
+                let y = match op {
+                    Un::Relu => v.max(0),
+                    Un::Neg => -v,
+                    _ => {
+                        return Err(bad(
+                            "dtype",
+                            format!("{dtype} has no {op:?} on the vector unit"),
+                        ));
+                    }
+                };
+                if y < lo || y > hi {
+                    let cols = u64::from(s.cols);
+                    return Err(FaultKind::IntegerOverflow {
+                        op: "vpu.neg",
+                        row: i as u64 / cols,
+                        col: i as u64 % cols,
+                        value: y,
+                    });
+                }
+                r.push(y);
+            }
+            codec::from_i64_saturating(dtype, &r)
+        };
+        self.store(&td, &out);
+        Ok(())
+    }
+
+    /// `vpu.cvt` (and `vpu.copy`, the conversion to the same type, which is bit for bit).
+    fn convert(
+        &mut self,
+        core: u32,
+        from: DType,
+        to: DType,
+        dst: Addr,
+        a: Addr,
+        s: Shape2,
+    ) -> Result<(), FaultKind> {
+        let td = Tile::new("dst", core, dst, s.rows, s.cols, s.ldd, elem_bytes(to));
+        let ta = Tile::new("a", core, a, s.rows, s.cols, s.lda, elem_bytes(from));
+        self.check(&ta)?;
+        self.check(&td)?;
+        if td.is_empty() {
+            return Ok(());
+        }
+        let x = self.load(&ta);
+        let out = if from == to {
+            x
+        } else if is_float(from) || is_float(to) {
+            codec::from_f32(to, &codec::to_f32(from, &x))
+        } else {
+            let v: Vec<i64> = codec::to_i32(from, &x).into_iter().map(i64::from).collect();
+            codec::from_i64_saturating(to, &v)
+        };
+        self.store(&td, &out);
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn requant(
+        &mut self,
+        core: u32,
+        dtype: DType,
+        dst: Addr,
+        a: Addr,
+        s: Shape2,
+        zero_point: i32,
+        multiplier: impl Fn(usize) -> QuantizedMultiplier,
+    ) -> Result<(), FaultKind> {
+        let td = Tile::new("dst", core, dst, s.rows, s.cols, s.ldd, elem_bytes(dtype));
+        let ta = Tile::new("a", core, a, s.rows, s.cols, s.lda, 4);
+        self.check(&ta)?;
+        self.check(&td)?;
+        if td.is_empty() {
+            return Ok(());
+        }
+        if !matches!(dtype, DType::I8 | DType::U8) {
+            return Err(bad("dtype", format!("requantization to {dtype}")));
+        }
+        let (lo, hi) = codec::int_range(dtype);
+        let cols = s.cols as usize;
+        let x = codec::to_i32(DType::I32, &self.load(&ta));
+        let r: Vec<i64> = x
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                i64::from(requantize(
+                    v,
+                    multiplier(i % cols),
+                    zero_point,
+                    lo as i32,
+                    hi as i32,
+                ))
+            })
+            .collect();
+        self.store(&td, &codec::from_i64_saturating(dtype, &r));
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn reduce(
+        &mut self,
+        core: u32,
+        max: bool,
+        dtype: DType,
+        dst: Addr,
+        a: Addr,
+        rows: u32,
+        cols: u32,
+        lda: u32,
+    ) -> Result<(), FaultKind> {
+        if dtype != DType::F32 {
+            return Err(bad("dtype", format!("reductions are f32, not {dtype}")));
+        }
+        let ta = Tile::new("a", core, a, rows, cols, lda, 4);
+        let td = Tile::new("dst", core, dst, 1u64, rows, 0u64, 4);
+        self.check(&ta)?;
+        self.check(&td)?;
+        if rows == 0 {
+            return Ok(());
+        }
+        let x = codec::to_f32(DType::F32, &self.load(&ta));
+        let out: Vec<f32> = (0..rows as usize)
+            .map(|r| {
+                let row = &x[r * cols as usize..(r + 1) * cols as usize];
+                if max {
+                    row.iter().fold(f32::NEG_INFINITY, |m, &v| fmax(m, v))
+                } else {
+                    row.iter().fold(0.0f32, |s, &v| s + v)
+                }
+            })
+            .collect();
+        self.store(&td, &codec::from_f32(DType::F32, &out));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strided_overlap_is_exact() {
+        // Interleaved columns of the same rows do not overlap.
+        assert!(!rows_overlap(0, 16, 8, 16, 4, 8));
+        assert!(rows_overlap(0, 16, 7, 16, 4, 8));
+        assert!(!rows_overlap(0, 8, 64, 8, 8, 8));
+        assert!(rows_overlap(0, 8, 56, 8, 8, 8));
+        assert!(rows_overlap(0, 0, 0, 0, 1, 1));
+    }
+
+    #[test]
+    fn max_and_min_order_signed_zeros_and_propagate_nan() {
+        assert!(fmax(-0.0, 0.0).is_sign_positive());
+        assert!(fmax(0.0, -0.0).is_sign_positive());
+        assert!(fmin(0.0, -0.0).is_sign_negative());
+        assert!(fmax(f32::NAN, 1.0).is_nan());
+        assert!(fmin(1.0, f32::NAN).is_nan());
+        assert_eq!(relu(-0.0).to_bits(), 0);
+        assert!(relu(f32::NAN).is_nan());
+    }
+}
