@@ -1,0 +1,287 @@
+//! `place_embeddings`: where and how embedding rows live.
+//!
+//! * **Row format**: `emb8` (FBGEMM int8 row-wise) for int8/fp8, `bf16` for bf16 unless the
+//!   tables do not fit HBM (then `emb8`), or what the options force. Tables stay in HBM as
+//!   procedural descriptors, so a 100 GB model costs nothing to ship.
+//! * **Hot rows**: on chips with a hot-row cache (`gather.hot_row_cache_bytes`), rows are
+//!   ranked by how often generated inputs touch them (per byte of cache), and the hottest fill
+//!   the cache. Filling costs one `dma.copy` per run of consecutive rows, so the number of runs
+//!   is capped ([`crate::CompileOptions::max_cache_fills`]).
+//! * **Strategy**: gathers pool in the gather engines when the chip has them and supports the
+//!   pooling mode. Otherwise rows are copied with singleton bags (`gather` with `offsets =
+//!   0, 1, 2, ...`, which such chips execute on their DMA engines) into a scratch buffer and
+//!   pooled by the vector unit (`vpu.add`/`vpu.max` chains, `vpu.scale` for the mean).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use seedchip_chip::Precision;
+use seedchip_ir::{Graph, Pooling};
+use seedchip_isa::DType;
+use seedchip_zoo::{GraphWorkload, InputOptions, TensorData};
+
+use crate::lir::{Base, ConstId, KOp, Lir};
+use crate::passes::Target;
+use crate::{CompileOptions, Error, TableFormat};
+
+/// Bags per engine gather instruction (and the length of each offsets constant).
+pub const GATHER_BAGS: u64 = 512;
+/// Rows per singleton-bag (row copy) gather instruction.
+pub const COPY_ROWS: u64 = 4096;
+
+/// Batch index of the popularity profile (see [`crate::passes::quantize::CALIBRATION_BATCH_INDEX`]).
+pub const PROFILE_BATCH_INDEX: u64 = (1 << 40) + (1 << 20);
+
+/// What the schedule needs to emit gathers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EmbeddingPlan {
+    /// Bag size (1 for row copies) → its offsets constant `0, h, 2h, ...`.
+    pub offsets: BTreeMap<u64, ConstId>,
+    /// Table → its cache map constant.
+    pub cache_maps: BTreeMap<usize, ConstId>,
+    /// Table → shared address of its first cache slot.
+    pub cache_base: BTreeMap<usize, u64>,
+    /// Bytes of the cache region used (from shared address 0).
+    pub cache_bytes: u64,
+    /// Cache fills: (table, first row, rows, shared address).
+    pub fills: Vec<(usize, u64, u64, u64)>,
+    /// Observed hit rate of the profile on the cached rows, per table.
+    pub hit_rate: BTreeMap<usize, f64>,
+}
+
+/// Bytes of one stored row.
+pub fn row_bytes(dtype: DType, dim: u64) -> u64 {
+    dtype.row_bytes(dim).expect("table dtypes have row sizes")
+}
+
+fn weight_bytes(lir: &Lir) -> u64 {
+    lir.consts.iter().map(|c| c.size_bytes()).sum()
+}
+
+/// Chooses row formats, hot rows and gather strategies; adds offsets and cache-map constants.
+pub fn run(
+    lir: &mut Lir,
+    graph: &Graph,
+    target: &Target,
+    options: &CompileOptions,
+) -> Result<EmbeddingPlan, Error> {
+    let table_bytes = |lir: &Lir, dt: DType| -> u64 {
+        lir.tables
+            .iter()
+            .map(|t| t.rows * row_bytes(dt, t.dim))
+            .sum()
+    };
+    let format = match options.table_format {
+        TableFormat::F32 => DType::F32,
+        TableFormat::Bf16 => DType::Bf16,
+        TableFormat::Emb8 => DType::Emb8,
+        TableFormat::Auto => match options.precision {
+            Precision::Bf16 => {
+                if table_bytes(lir, DType::Bf16) + weight_bytes(lir) <= target.hbm_bytes {
+                    DType::Bf16
+                } else {
+                    DType::Emb8
+                }
+            }
+            _ => DType::Emb8,
+        },
+    };
+    for t in &mut lir.tables {
+        t.dtype = format;
+    }
+    let need = table_bytes(lir, format) + weight_bytes(lir);
+    if need > target.hbm_bytes {
+        return Err(Error::DoesNotFit {
+            chip: target.name.clone(),
+            what: format!(
+                "model `{}` ({} tables as {format})",
+                lir.name,
+                lir.tables.len()
+            ),
+            detail: format!(
+                "needs {:.2} GB of off-chip memory, the chip has {:.2} GB; cap the tables \
+                 (--rows-cap) or use int8 row-wise tables",
+                need as f64 / 1e9,
+                target.hbm_bytes as f64 / 1e9
+            ),
+        });
+    }
+    let mut plan = EmbeddingPlan::default();
+    // Strategy per gather.
+    for k in &mut lir.kernels {
+        if let KOp::Gather {
+            pooling, engine, ..
+        } = &mut k.op
+        {
+            *engine = match pooling {
+                None => true,
+                Some(p) => target.gather_engines > 0 && target.gather_pooling.contains(p),
+            };
+        }
+    }
+    // Offsets constants.
+    let mut steps = BTreeSet::new();
+    for k in &lir.kernels {
+        if let KOp::Gather {
+            hotness,
+            pooling,
+            engine,
+            ..
+        } = &k.op
+        {
+            steps.insert(if pooling.is_some() && *engine {
+                *hotness
+            } else {
+                1
+            });
+        }
+    }
+    for step in steps {
+        let n = if step == 1 { COPY_ROWS } else { GATHER_BAGS };
+        let values: Vec<i32> = (0..=n).map(|i| (i * step) as i32).collect();
+        let c = lir.vector_i32(format!("gather.offsets.{step}"), values);
+        plan.offsets.insert(step, c);
+    }
+    if target.gather_engines > 0 && target.cache_bytes > 0 {
+        hot_rows(lir, graph, target, options, &mut plan)?;
+    }
+    Ok(plan)
+}
+
+/// Which graph input feeds each gather's ids, by table.
+fn gather_inputs(lir: &Lir) -> Vec<(usize, String)> {
+    let mut loads = BTreeMap::new();
+    for k in &lir.kernels {
+        if let KOp::Load { input, dst } = &k.op {
+            if let Base::Tensor(t) = dst.base {
+                loads.insert(t, lir.inputs[*input].name.clone());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for k in &lir.kernels {
+        if let KOp::Gather {
+            table,
+            idx,
+            engine: true,
+            ..
+        } = &k.op
+        {
+            if let Some(name) = idx.tensor().and_then(|t| loads.get(&t)) {
+                out.push((*table, name.clone()));
+            }
+        }
+    }
+    out
+}
+
+fn hot_rows(
+    lir: &mut Lir,
+    graph: &Graph,
+    target: &Target,
+    options: &CompileOptions,
+    plan: &mut EmbeddingPlan,
+) -> Result<(), Error> {
+    let users = gather_inputs(lir);
+    if users.is_empty() {
+        return Ok(());
+    }
+    let work = GraphWorkload::new(
+        graph,
+        &InputOptions {
+            seed: options.seed,
+            ..InputOptions::default()
+        },
+    )?;
+    // (table, row) → lookups in the profile.
+    let mut counts: BTreeMap<(usize, u64), u64> = BTreeMap::new();
+    let mut lookups: BTreeMap<usize, u64> = BTreeMap::new();
+    let mut done = 0u32;
+    let mut index = PROFILE_BATCH_INDEX;
+    while done < options.profile_samples {
+        let n = (options.profile_samples - done).min(1024);
+        let inputs = work.batch(index, n as usize);
+        index += 1;
+        done += n;
+        for (table, name) in &users {
+            let Some(t) = inputs.iter().find(|t| &t.name == name) else {
+                continue;
+            };
+            let ids: Vec<u64> = match &t.data {
+                TensorData::I32(v) => v.iter().map(|&x| x as u64).collect(),
+                TensorData::I64(v) => v.iter().map(|&x| x as u64).collect(),
+                TensorData::F32(_) => continue,
+            };
+            *lookups.entry(*table).or_default() += ids.len() as u64;
+            for id in ids {
+                *counts.entry((*table, id)).or_default() += 1;
+            }
+        }
+    }
+    // Hottest per byte first; ties by table and row for determinism.
+    let mut ranked: Vec<((usize, u64), u64)> = counts.into_iter().collect();
+    ranked.sort_by(|a, b| {
+        let ra = row_bytes(lir.tables[a.0.0].dtype, lir.tables[a.0.0].dim);
+        let rb = row_bytes(lir.tables[b.0.0].dtype, lir.tables[b.0.0].dim);
+        (b.1 * ra).cmp(&(a.1 * rb)).then(a.0.cmp(&b.0))
+    });
+    let mut chosen: BTreeMap<usize, BTreeSet<u64>> = BTreeMap::new();
+    let mut used = 0u64;
+    let mut runs = 0u64;
+    let mut hits: BTreeMap<usize, u64> = BTreeMap::new();
+    for ((table, row), count) in ranked {
+        let rb = row_bytes(lir.tables[table].dtype, lir.tables[table].dim);
+        if used + rb > target.cache_bytes {
+            continue;
+        }
+        let set = chosen.entry(table).or_default();
+        let joins =
+            u64::from(row > 0 && set.contains(&(row - 1))) + u64::from(set.contains(&(row + 1)));
+        let new_runs = runs + 1 - joins.min(2);
+        if new_runs > u64::from(options.max_cache_fills) {
+            continue;
+        }
+        runs = new_runs;
+        set.insert(row);
+        used += rb;
+        *hits.entry(table).or_default() += count;
+    }
+    // Lay out slots table by table, rows ascending; record fills (runs) and maps.
+    let mut addr = 0u64;
+    for (table, rows) in chosen {
+        let t = &lir.tables[table];
+        let rb = row_bytes(t.dtype, t.dim);
+        addr = addr.div_ceil(64) * 64;
+        plan.cache_base.insert(table, addr);
+        let ids: Vec<u64> = rows.iter().copied().collect();
+        let mut slots = Vec::with_capacity(ids.len());
+        let mut i = 0;
+        while i < ids.len() {
+            let mut j = i + 1;
+            while j < ids.len() && ids[j] == ids[j - 1] + 1 {
+                j += 1;
+            }
+            plan.fills
+                .push((table, ids[i], (j - i) as u64, addr + i as u64 * rb));
+            i = j;
+        }
+        for (k, _) in ids.iter().enumerate() {
+            slots.push((addr + k as u64 * rb) as u32 as i32);
+        }
+        let mut map = Vec::with_capacity(1 + 2 * ids.len());
+        map.push(ids.len() as i32);
+        map.extend(ids.iter().map(|&r| r as i32));
+        map.extend(slots);
+        let c = lir.vector_i32(format!("{}.cache_map", t.name), map);
+        plan.cache_maps.insert(table, c);
+        plan.hit_rate.insert(
+            table,
+            hits.get(&table).copied().unwrap_or(0) as f64
+                / lookups.get(&table).copied().unwrap_or(1).max(1) as f64,
+        );
+        addr += ids.len() as u64 * rb;
+        lir.tables[table].hot_rows = ids;
+    }
+    plan.cache_bytes = addr;
+    let _ = Pooling::Sum;
+    Ok(())
+}

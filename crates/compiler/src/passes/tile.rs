@@ -1,0 +1,224 @@
+//! `tile`: how many cores, and how every GEMM is cut for the array and for SRAM.
+//!
+//! The cost model (docs/compiler.md, "Tiling search") estimates cycles per core:
+//!
+//! * a `mxu.matmul` of `m × k × n` costs `max(m·k·n / macs, ⌈m / units⌉ + rows + cols)`:
+//!   the array's peak, or streaming `m` rows through one unit plus fill and drain;
+//! * bytes from HBM cost `bytes / (HBM bytes per cycle / active cores)`;
+//! * epilogue vector work costs `elements · ops / lanes`;
+//! * a GEMM takes the largest of its matrix, DMA and vector times (they overlap: weight tiles
+//!   are double-buffered) plus the first weight tile's load.
+//!
+//! Weight tiles always use the whole array (`kt = min(k, rows)`, `nt = min(n, cols)`): a
+//! smaller tile only wastes PEs and instructions. What is searched is `mt`, the rows of `a`
+//! per accumulator tile, and the number of weight buffers: the accumulators of one output
+//! column block (`mt × nt`, double-buffered so the epilogue of one block overlaps the products
+//! of the next) must fit the workspace with the weight buffers, and every extra `m` chunk
+//! streams the weights again. The search tries `mt = M, ⌈M/2⌉, ⌈M/4⌉, ...` and 2 or 3 weight
+//! buffers and keeps the cheapest.
+//!
+//! Cores: samples are split evenly (data parallel); each core streams every weight, so more
+//! cores divide the MACs but multiply weight traffic. The pass picks the core count with the
+//! lowest estimate `max(MACs / (cores · macs per core), (cores · weight bytes + other bytes) /
+//! HBM bytes per cycle)`, preferring more cores on ties.
+
+use seedchip_isa::DType;
+
+use crate::lir::{Base, Gemm, GemmTiles, KOp, Lir, MatPrecision, OutConv};
+use crate::passes::Target;
+
+/// Estimated cycles of one matmul instruction.
+pub fn matmul_cycles(t: &Target, p: MatPrecision, m: u64, k: u64, n: u64) -> f64 {
+    let macs = t.macs(p).max(1) as f64;
+    let peak = (m * k * n) as f64 / macs;
+    let stream = m.div_ceil(t.units.max(1)) as f64 + (t.rows + t.cols) as f64;
+    peak.max(stream)
+}
+
+fn elem(p: MatPrecision) -> u64 {
+    p.dtype().size_bytes().unwrap_or(1)
+}
+
+/// Rows of `a` per sample (the GEMM's `m` for one sample).
+pub fn rows_per_sample(g: &Gemm) -> u64 {
+    g.a.numel() / g.k.max(1)
+}
+
+/// Vector instructions an epilogue runs per accumulator tile.
+fn epilogue_ops(g: &Gemm) -> u64 {
+    let Some(e) = &g.epilogue else { return 1 };
+    if let Some(r) = &e.requant {
+        return 1 + u64::from(r.bias.is_some()) + u64::from(r.relu);
+    }
+    let mut n = 0;
+    if e.dequant.is_some() {
+        n += 2;
+    }
+    n += u64::from(e.bias.is_some());
+    n += u64::from(e.act != seedchip_ir::Activation::None);
+    n += match e.out {
+        OutConv::None => 1,
+        OutConv::Bf16 => 1,
+        OutConv::Quant { .. } => 2,
+    };
+    n
+}
+
+/// Workspace bytes of a tiling: double-buffered accumulators plus the weight buffers.
+pub fn gemm_workspace(p: MatPrecision, t: &GemmTiles) -> u64 {
+    let acc = p.acc().size_bytes().unwrap_or(4);
+    2 * align(t.mt * t.nt * acc) + t.w_buffers * align(t.kt * t.nt * elem(p))
+}
+
+pub fn align(x: u64) -> u64 {
+    x.div_ceil(64) * 64
+}
+
+/// The tiling search for one GEMM over `m` rows (one micro-batch) within `budget` bytes.
+pub fn search_gemm(
+    t: &Target,
+    g: &Gemm,
+    m: u64,
+    budget: u64,
+    cores: u32,
+) -> Option<(GemmTiles, f64)> {
+    let p = g.precision.unwrap_or(MatPrecision::Bf16);
+    let kt = g.k.min(t.rows).max(1);
+    let nt = g.n.min(t.cols).max(1);
+    let k_tiles = g.k.div_ceil(kt);
+    let n_tiles = g.n.div_ceil(nt);
+    let hbm = t.hbm_bytes_per_cycle / f64::from(cores.max(1));
+    let mut best: Option<(GemmTiles, f64)> = None;
+    let mut mt = m.max(1);
+    loop {
+        for wb in [2u64, 3] {
+            let tiles = GemmTiles {
+                kt,
+                nt,
+                mt,
+                w_buffers: wb,
+            };
+            if gemm_workspace(p, &tiles) > budget {
+                continue;
+            }
+            let chunks = m.div_ceil(mt);
+            let last = m - (chunks - 1) * mt;
+            let per_chunk =
+                |rows: u64| (k_tiles * n_tiles) as f64 * matmul_cycles(t, p, rows, kt, nt);
+            let mxu = (chunks - 1) as f64 * per_chunk(mt) + per_chunk(last);
+            let wbytes = (chunks * g.k * g.n * elem(p)) as f64;
+            let dma = wbytes / hbm.max(1e-9);
+            let vpu = (m * g.n * epilogue_ops(g)) as f64 / t.lanes.max(1) as f64;
+            // Deeper weight buffering hides DMA jitter; a small credit breaks ties toward it
+            // only when the DMA is the bottleneck.
+            let hide = if wb == 3 && dma > mxu { 0.98 } else { 1.0 };
+            let first = (kt * nt * elem(p)) as f64 / hbm.max(1e-9);
+            let cost = mxu.max(dma * hide).max(vpu) + first;
+            if best.as_ref().is_none_or(|(_, c)| cost < *c) {
+                best = Some((tiles, cost));
+            }
+        }
+        if mt == 1 {
+            break;
+        }
+        mt = mt.div_ceil(2);
+    }
+    best
+}
+
+/// Sets tiles on every GEMM for micro-batch `mb`; returns the largest GEMM workspace, or
+/// `None` when some GEMM cannot fit `budget`.
+pub fn assign(lir: &mut Lir, t: &Target, mb: u64, budget: u64, cores: u32) -> Option<u64> {
+    let mut need = 0;
+    for k in &mut lir.kernels {
+        if let KOp::Gemm(g) = &mut k.op {
+            let m = mb * rows_per_sample(g);
+            let (tiles, _) = search_gemm(t, g, m, budget, cores)?;
+            need = need.max(gemm_workspace(
+                g.precision.unwrap_or(MatPrecision::Bf16),
+                &tiles,
+            ));
+            g.tiles = Some(tiles);
+        }
+    }
+    Some(need)
+}
+
+/// Total MACs per sample and weight bytes, for the core-count estimate.
+fn model_costs(lir: &Lir) -> (u64, u64, u64) {
+    let mut macs = 0u64;
+    let mut weights = 0u64;
+    let mut other = 0u64;
+    for k in &lir.kernels {
+        match &k.op {
+            KOp::Gemm(g) => {
+                macs += rows_per_sample(g) * g.k * g.n;
+                weights += lir.konst(g.w).size_bytes();
+            }
+            KOp::Bmm(b) => {
+                let kk = *b.a.shape().last().unwrap_or(&1);
+                macs += b.dst.numel() * kk;
+            }
+            KOp::Gather { table, hotness, .. } => {
+                let tb = &lir.tables[*table];
+                other += hotness * tb.dtype.row_bytes(tb.dim).unwrap_or(4 * tb.dim);
+            }
+            KOp::Load { dst, .. } => {
+                other += dst.numel() * 4;
+            }
+            _ => {}
+        }
+    }
+    (macs, weights, other)
+}
+
+/// The core count with the lowest estimated time for `batch` samples.
+pub fn choose_cores(
+    lir: &Lir,
+    t: &Target,
+    batch: u64,
+    precision: MatPrecision,
+    max: Option<u32>,
+) -> u32 {
+    let (macs, weights, other) = model_costs(lir);
+    let limit = t.cores.min(max.unwrap_or(u32::MAX)).max(1);
+    let limit = limit.min(u32::try_from(batch.max(1)).unwrap_or(u32::MAX));
+    let mut best = (f64::INFINITY, 1u32);
+    for c in 1..=limit {
+        let per_core = batch.div_ceil(u64::from(c));
+        let compute = (per_core * macs) as f64 / t.macs(precision).max(1) as f64;
+        let bytes = (u64::from(c) * weights + batch * other) as f64;
+        let mem = bytes / t.hbm_bytes_per_cycle.max(1e-9);
+        let est = compute.max(mem);
+        if est <= best.0 * (1.0 + 1e-9) {
+            best = (est, c);
+        }
+    }
+    best.1
+}
+
+/// Dtype of a view's base, for workspace sizing of other kernels.
+pub fn base_dtype(lir: &Lir, b: Base) -> DType {
+    match b {
+        Base::Tensor(t) => lir.tensor(t).dtype,
+        Base::Const(c) => lir.konst(c).dtype,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matmul_cost_is_peak_or_streaming() {
+        let t = Target::from_chip(&seedchip_chip::presets::get("seedchip-v1").unwrap());
+        // 1024 rows through 4 units of 128x128 bf16 (8192 MACs/cycle each).
+        let c = matmul_cycles(&t, MatPrecision::Bf16, 1024, 128, 128);
+        assert_eq!(c, (1024.0 * 128.0 * 128.0 / 32768.0f64).max(256.0 + 256.0));
+        // A single row is fill and drain.
+        assert_eq!(
+            matmul_cycles(&t, MatPrecision::Bf16, 1, 128, 128),
+            1.0 + 256.0
+        );
+    }
+}

@@ -1,0 +1,967 @@
+//! Synchronisation from memory footprints.
+//!
+//! Every instruction signals its own queue's semaphore (`s0` dma, `s1` gather, `s2` mxu, `s3`
+//! vpu, `s4` ctl). Queues complete in order, so "instruction `i` of queue `q` is done" is
+//! exactly `s_q ≥ i + 1`. The emitter computes, from the bytes each instruction reads and
+//! writes ([`footprint`]), which earlier instructions of other queues it must follow
+//! (read-after-write, write-after-read, write-after-write), drops the ones already implied
+//! (vector clocks: what each queue is known to have completed), and encodes the rest as the
+//! header wait, or — for two or more queues — as `ctl.wait` joins the instruction then waits
+//! on. A program built this way is well synchronised (docs/isa.md) by construction; the
+//! verifier re-derives the happens-before relation from the waits alone and checks it.
+
+use std::collections::BTreeMap;
+
+use seedchip_isa::{Addr, Code, DType, Inst, Instruction, Queue, Sem, Space};
+
+/// Queue index: the semaphore number it signals.
+pub fn queue_index(q: Queue) -> usize {
+    match q {
+        Queue::Dma => 0,
+        Queue::Gather => 1,
+        Queue::Mxu => 2,
+        Queue::Vpu => 3,
+        Queue::Ctl => 4,
+    }
+}
+
+pub const QUEUES: usize = 5;
+
+/// An instruction of one core: its queue and position in that queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct InstRef {
+    pub core: u32,
+    pub queue: u8,
+    pub index: u32,
+}
+
+/// A strided byte region: `count` groups `cstride` apart, each of `rows` rows `rstride` apart,
+/// each row `len` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    pub space: Space,
+    pub start: u64,
+    pub count: u64,
+    pub cstride: u64,
+    pub rows: u64,
+    pub rstride: u64,
+    pub len: u64,
+    pub write: bool,
+}
+
+impl Region {
+    fn new(a: Addr, rows: u64, rstride: u64, len: u64, write: bool) -> Region {
+        Region {
+            space: a.space,
+            start: a.offset,
+            count: 1,
+            cstride: 0,
+            rows,
+            rstride,
+            len,
+            write,
+        }
+    }
+
+    /// The byte ranges, merged where rows or groups touch.
+    pub fn segments(&self) -> Vec<(u64, u64)> {
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        if self.len == 0 || self.rows == 0 || self.count == 0 {
+            return out;
+        }
+        let push = |out: &mut Vec<(u64, u64)>, s: u64, e: u64| {
+            if let Some(last) = out.last_mut() {
+                if s <= last.1 && s >= last.0 {
+                    last.1 = last.1.max(e);
+                    return;
+                }
+            }
+            out.push((s, e));
+        };
+        let row_span = if self.rstride >= self.len || self.rows == 1 {
+            None
+        } else {
+            // Overlapping rows (stride < len, including broadcast 0): one covering range.
+            Some((self.rows - 1) * self.rstride + self.len)
+        };
+        for c in 0..self.count {
+            let base = self.start + c * self.cstride;
+            match row_span {
+                Some(span) => push(&mut out, base, base + span),
+                None => {
+                    if self.rstride == self.len {
+                        push(&mut out, base, base + self.rows * self.len);
+                    } else {
+                        for r in 0..self.rows {
+                            let s = base + r * self.rstride;
+                            push(&mut out, s, s + self.len);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// One past the last byte.
+    pub fn end(&self) -> u64 {
+        if self.len == 0 || self.rows == 0 || self.count == 0 {
+            return self.start;
+        }
+        self.start + (self.count - 1) * self.cstride + (self.rows - 1) * self.rstride + self.len
+    }
+}
+
+/// What an instruction's fields do not say about its footprint (gathers only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GatherHint {
+    /// Ids the gather reads (`offsets[bags]`).
+    pub ids: u64,
+    /// Bytes of its cache map, and the shared range of the cache slots it may read.
+    pub map_bytes: u64,
+    pub slots: (u64, u64),
+    /// Bytes per table row.
+    pub row_bytes: u64,
+}
+
+fn size(d: DType) -> u64 {
+    d.size_bytes().unwrap_or(1)
+}
+
+/// Bytes read and written by `inst`. Table reads in HBM are included (read-only data never
+/// orders anything).
+pub fn footprint(inst: &Inst, hint: Option<&GatherHint>) -> Vec<Region> {
+    let u = u64::from;
+    let mut f = Vec::new();
+    match *inst {
+        Inst::DmaCopy {
+            dst,
+            src,
+            rows,
+            row_bytes,
+            dst_stride_bytes,
+            src_stride_bytes,
+        } => {
+            f.push(Region::new(
+                src,
+                u(rows),
+                u(src_stride_bytes),
+                u(row_bytes),
+                false,
+            ));
+            f.push(Region::new(
+                dst,
+                u(rows),
+                u(dst_stride_bytes),
+                u(row_bytes),
+                true,
+            ));
+        }
+        Inst::GatherSum {
+            dtype,
+            dst,
+            table,
+            rows,
+            dim,
+            idx,
+            offsets,
+            bags,
+            ldd,
+            cache_map,
+        }
+        | Inst::GatherMean {
+            dtype,
+            dst,
+            table,
+            rows,
+            dim,
+            idx,
+            offsets,
+            bags,
+            ldd,
+            cache_map,
+        }
+        | Inst::GatherMax {
+            dtype,
+            dst,
+            table,
+            rows,
+            dim,
+            idx,
+            offsets,
+            bags,
+            ldd,
+            cache_map,
+        } => {
+            let h = hint.copied().unwrap_or_default();
+            let rb = dtype.row_bytes(u(dim)).unwrap_or(0);
+            f.push(Region::new(table, 1, 0, u(rows) * rb, false));
+            f.push(Region::new(idx, 1, 0, 4 * h.ids, false));
+            f.push(Region::new(offsets, 1, 0, 4 * (u(bags) + 1), false));
+            if let Some(m) = cache_map {
+                f.push(Region::new(m, 1, 0, h.map_bytes, false));
+                f.push(Region::new(Addr::shared(h.slots.0), 1, 0, h.slots.1, false));
+            }
+            f.push(Region::new(dst, u(bags), 4 * u(ldd), 4 * u(dim), true));
+        }
+        Inst::MxuMatmul {
+            dtype,
+            acc,
+            a,
+            b,
+            m,
+            k,
+            n,
+            lda,
+            ldb,
+            ldacc,
+            accumulate,
+            transpose_b,
+        } => {
+            matmul(
+                &mut f,
+                dtype,
+                acc,
+                a,
+                b,
+                [m, k, n, lda, ldb, ldacc],
+                accumulate,
+                transpose_b,
+                (1, 0, 0, 0),
+            );
+        }
+        Inst::MxuMatmulBatch {
+            dtype,
+            acc,
+            a,
+            b,
+            m,
+            k,
+            n,
+            lda,
+            ldb,
+            ldacc,
+            accumulate,
+            transpose_b,
+            count,
+            stride_a,
+            stride_b,
+            stride_acc,
+        } => {
+            matmul(
+                &mut f,
+                dtype,
+                acc,
+                a,
+                b,
+                [m, k, n, lda, ldb, ldacc],
+                accumulate,
+                transpose_b,
+                (u(count), u(stride_a), u(stride_b), u(stride_acc)),
+            );
+        }
+        Inst::VpuAdd {
+            dtype,
+            dst,
+            a,
+            b,
+            rows,
+            cols,
+            ldd,
+            lda,
+            ldb,
+            incb,
+        }
+        | Inst::VpuSub {
+            dtype,
+            dst,
+            a,
+            b,
+            rows,
+            cols,
+            ldd,
+            lda,
+            ldb,
+            incb,
+        }
+        | Inst::VpuMul {
+            dtype,
+            dst,
+            a,
+            b,
+            rows,
+            cols,
+            ldd,
+            lda,
+            ldb,
+            incb,
+        }
+        | Inst::VpuMax {
+            dtype,
+            dst,
+            a,
+            b,
+            rows,
+            cols,
+            ldd,
+            lda,
+            ldb,
+            incb,
+        }
+        | Inst::VpuMin {
+            dtype,
+            dst,
+            a,
+            b,
+            rows,
+            cols,
+            ldd,
+            lda,
+            ldb,
+            incb,
+        } => {
+            let e = size(dtype);
+            f.push(Region::new(a, u(rows), u(lda) * e, u(cols) * e, false));
+            let b_len = if cols == 0 {
+                0
+            } else {
+                (u(cols) - 1) * u(incb) * e + e
+            };
+            f.push(Region::new(b, u(rows), u(ldb) * e, b_len, false));
+            f.push(Region::new(dst, u(rows), u(ldd) * e, u(cols) * e, true));
+        }
+        Inst::VpuRelu {
+            dtype,
+            dst,
+            a,
+            rows,
+            cols,
+            ldd,
+            lda,
+        }
+        | Inst::VpuSigmoid {
+            dtype,
+            dst,
+            a,
+            rows,
+            cols,
+            ldd,
+            lda,
+        }
+        | Inst::VpuTanh {
+            dtype,
+            dst,
+            a,
+            rows,
+            cols,
+            ldd,
+            lda,
+        }
+        | Inst::VpuGelu {
+            dtype,
+            dst,
+            a,
+            rows,
+            cols,
+            ldd,
+            lda,
+        }
+        | Inst::VpuSilu {
+            dtype,
+            dst,
+            a,
+            rows,
+            cols,
+            ldd,
+            lda,
+        }
+        | Inst::VpuExp {
+            dtype,
+            dst,
+            a,
+            rows,
+            cols,
+            ldd,
+            lda,
+        }
+        | Inst::VpuRsqrt {
+            dtype,
+            dst,
+            a,
+            rows,
+            cols,
+            ldd,
+            lda,
+        }
+        | Inst::VpuRecip {
+            dtype,
+            dst,
+            a,
+            rows,
+            cols,
+            ldd,
+            lda,
+        }
+        | Inst::VpuNeg {
+            dtype,
+            dst,
+            a,
+            rows,
+            cols,
+            ldd,
+            lda,
+        }
+        | Inst::VpuCopy {
+            dtype,
+            dst,
+            a,
+            rows,
+            cols,
+            ldd,
+            lda,
+        }
+        | Inst::VpuScale {
+            dtype,
+            dst,
+            a,
+            rows,
+            cols,
+            ldd,
+            lda,
+            ..
+        } => {
+            let e = size(dtype);
+            f.push(Region::new(a, u(rows), u(lda) * e, u(cols) * e, false));
+            f.push(Region::new(dst, u(rows), u(ldd) * e, u(cols) * e, true));
+        }
+        Inst::VpuCvt {
+            from,
+            to,
+            dst,
+            a,
+            rows,
+            cols,
+            ldd,
+            lda,
+        } => {
+            f.push(Region::new(
+                a,
+                u(rows),
+                u(lda) * size(from),
+                u(cols) * size(from),
+                false,
+            ));
+            f.push(Region::new(
+                dst,
+                u(rows),
+                u(ldd) * size(to),
+                u(cols) * size(to),
+                true,
+            ));
+        }
+        Inst::VpuRequant {
+            dtype,
+            dst,
+            a,
+            rows,
+            cols,
+            ldd,
+            lda,
+            ..
+        } => {
+            f.push(Region::new(a, u(rows), u(lda) * 4, u(cols) * 4, false));
+            f.push(Region::new(
+                dst,
+                u(rows),
+                u(ldd) * size(dtype),
+                u(cols) * size(dtype),
+                true,
+            ));
+        }
+        Inst::VpuRequantPc {
+            dtype,
+            dst,
+            a,
+            rows,
+            cols,
+            ldd,
+            lda,
+            multipliers,
+            shifts,
+            ..
+        } => {
+            f.push(Region::new(a, u(rows), u(lda) * 4, u(cols) * 4, false));
+            f.push(Region::new(multipliers, 1, 0, u(cols) * 4, false));
+            f.push(Region::new(shifts, 1, 0, u(cols) * 4, false));
+            f.push(Region::new(
+                dst,
+                u(rows),
+                u(ldd) * size(dtype),
+                u(cols) * size(dtype),
+                true,
+            ));
+        }
+        Inst::VpuReduceSum {
+            dst,
+            a,
+            rows,
+            cols,
+            lda,
+            ..
+        }
+        | Inst::VpuReduceMax {
+            dst,
+            a,
+            rows,
+            cols,
+            lda,
+            ..
+        } => {
+            f.push(Region::new(a, u(rows), u(lda) * 4, u(cols) * 4, false));
+            f.push(Region::new(dst, 1, 0, u(rows) * 4, true));
+        }
+        Inst::CtlNop {}
+        | Inst::CtlHalt {}
+        | Inst::CtlBarrier { .. }
+        | Inst::CtlSignal { .. }
+        | Inst::CtlWait { .. } => {}
+    }
+    f
+}
+
+#[allow(clippy::too_many_arguments)]
+fn matmul(
+    f: &mut Vec<Region>,
+    dtype: DType,
+    acc: Addr,
+    a: Addr,
+    b: Addr,
+    [m, k, n, lda, ldb, ldacc]: [u32; 6],
+    accumulate: bool,
+    transpose_b: bool,
+    (count, sa, sb, sacc): (u64, u64, u64, u64),
+) {
+    let u = u64::from;
+    let e = size(dtype);
+    // Accumulators are i32 or f32: 4 bytes either way.
+    let ae = 4;
+    let group = |addr: Addr, rows: u64, rstride: u64, len: u64, cstride: u64, write: bool| Region {
+        space: addr.space,
+        start: addr.offset,
+        count,
+        cstride,
+        rows,
+        rstride,
+        len,
+        write,
+    };
+    f.push(group(a, u(m), u(lda) * e, u(k) * e, sa * e, false));
+    if transpose_b {
+        f.push(group(b, u(n), u(ldb) * e, u(k) * e, sb * e, false));
+    } else {
+        f.push(group(b, u(k), u(ldb) * e, u(n) * e, sb * e, false));
+    }
+    let acc_r = group(acc, u(m), u(ldacc) * ae, u(n) * ae, sacc * ae, false);
+    if accumulate {
+        f.push(acc_r);
+    }
+    f.push(Region {
+        write: true,
+        ..acc_r
+    });
+}
+
+/// Per-byte-range record of the last writer and the readers since.
+#[derive(Debug, Clone, Default)]
+struct Seg {
+    end: u64,
+    write: Option<InstRef>,
+    /// At most one (the latest) per (core, queue): later reads in a queue follow earlier ones.
+    reads: Vec<InstRef>,
+}
+
+/// Shadow memory of one address space.
+#[derive(Debug, Clone, Default)]
+pub struct Shadow {
+    segs: BTreeMap<u64, Seg>,
+}
+
+impl Shadow {
+    fn split(&mut self, at: u64) {
+        let Some((&s, seg)) = self.segs.range(..at).next_back() else {
+            return;
+        };
+        if seg.end > at {
+            let right = seg.clone();
+            self.segs.get_mut(&s).expect("present").end = at;
+            self.segs.insert(at, right);
+        }
+    }
+
+    /// Records an access to `[start, end)` by `id`; reports each earlier access it conflicts
+    /// with (the last write; for a write also the reads since).
+    pub fn access(
+        &mut self,
+        start: u64,
+        end: u64,
+        write: bool,
+        id: InstRef,
+        conflict: &mut impl FnMut(InstRef),
+    ) {
+        if start >= end {
+            return;
+        }
+        self.split(start);
+        self.split(end);
+        // Fill gaps with empty segments so every byte of the range has a record.
+        let mut cursor = start;
+        let keys: Vec<u64> = self.segs.range(start..end).map(|(&k, _)| k).collect();
+        let mut gaps = Vec::new();
+        for k in &keys {
+            if *k > cursor {
+                gaps.push((cursor, *k));
+            }
+            cursor = self.segs[k].end;
+        }
+        if cursor < end {
+            gaps.push((cursor, end));
+        }
+        for (s, e) in gaps {
+            self.segs.insert(
+                s,
+                Seg {
+                    end: e,
+                    ..Seg::default()
+                },
+            );
+        }
+        let keys: Vec<u64> = self.segs.range(start..end).map(|(&k, _)| k).collect();
+        for k in keys {
+            let seg = self.segs.get_mut(&k).expect("present");
+            if let Some(w) = seg.write {
+                if w != id {
+                    conflict(w);
+                }
+            }
+            if write {
+                for &r in &seg.reads {
+                    if r != id {
+                        conflict(r);
+                    }
+                }
+                seg.write = Some(id);
+                seg.reads.clear();
+            } else {
+                seg.reads
+                    .retain(|r| (r.core, r.queue) != (id.core, id.queue));
+                seg.reads.push(id);
+            }
+        }
+        self.coalesce(start, end);
+    }
+
+    /// Merges neighbours with identical records, so repeated whole-buffer accesses do not
+    /// fragment the map.
+    fn coalesce(&mut self, start: u64, end: u64) {
+        let first = self
+            .segs
+            .range(..start)
+            .next_back()
+            .map_or(start, |(&k, _)| k);
+        let keys: Vec<u64> = self.segs.range(first..=end).map(|(&k, _)| k).collect();
+        for k in keys {
+            let Some(seg) = self.segs.get(&k).cloned() else {
+                continue;
+            };
+            if let Some((&pk, prev)) = self.segs.range(..k).next_back() {
+                if prev.end == k && prev.write == seg.write && prev.reads == seg.reads {
+                    self.segs.get_mut(&pk).expect("present").end = seg.end;
+                    self.segs.remove(&k);
+                }
+            }
+        }
+    }
+}
+
+/// Known completions per queue (a vector clock of one core).
+pub type Clock = [u32; QUEUES];
+
+fn join(a: &mut Clock, b: &Clock) {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x = (*x).max(*y);
+    }
+}
+
+/// One core's instruction stream under construction.
+#[derive(Debug, Clone)]
+pub struct Stream {
+    pub core: u32,
+    pub code: Code,
+    counts: Clock,
+    /// Per queue: what the next instruction in that queue is known to follow.
+    head: [Clock; QUEUES],
+    /// Per queue, per instruction: what its completion implies.
+    done: [Vec<Clock>; QUEUES],
+    shadows: BTreeMap<Space, Shadow>,
+    /// Gather hints by instruction index in `code`.
+    pub hints: BTreeMap<u32, GatherHint>,
+}
+
+impl Stream {
+    pub fn new(core: u32) -> Stream {
+        Stream {
+            core,
+            code: Code::default(),
+            counts: [0; QUEUES],
+            head: [[0; QUEUES]; QUEUES],
+            done: Default::default(),
+            shadows: BTreeMap::new(),
+            hints: BTreeMap::new(),
+        }
+    }
+
+    fn sem(q: usize) -> Sem {
+        Sem::CORE[q]
+    }
+
+    /// Appends `inst` (serving IR node `node`), with the waits its footprint requires and any
+    /// `extra` dependencies.
+    pub fn push(
+        &mut self,
+        inst: Inst,
+        node: &str,
+        hint: Option<GatherHint>,
+        extra: &[InstRef],
+    ) -> InstRef {
+        let q = queue_index(inst.queue());
+        let id = InstRef {
+            core: self.core,
+            queue: q as u8,
+            index: self.counts[q],
+        };
+        let mut deps: Vec<InstRef> = extra.to_vec();
+        let regions = footprint(&inst, hint.as_ref());
+        // Reads first, so an in-place update reads before it writes.
+        for write in [false, true] {
+            for r in regions.iter().filter(|r| r.write == write) {
+                let shadow = self.shadows.entry(r.space).or_default();
+                for (s, e) in r.segments() {
+                    shadow.access(s, e, write, id, &mut |d| deps.push(d));
+                }
+            }
+        }
+        self.emit(inst, node, hint, &deps, id)
+    }
+
+    /// Marks `[start, start+len)` in `space` as written by `by` (a barrier standing for other
+    /// cores' writes), so later readers wait for it.
+    pub fn mark_written(&mut self, space: Space, start: u64, len: u64, by: InstRef) {
+        let shadow = self.shadows.entry(space).or_default();
+        shadow.access(start, start + len, true, by, &mut |_| {});
+    }
+
+    fn emit(
+        &mut self,
+        inst: Inst,
+        node: &str,
+        hint: Option<GatherHint>,
+        deps: &[InstRef],
+        id: InstRef,
+    ) -> InstRef {
+        let q = id.queue as usize;
+        let mut need: Clock = [0; QUEUES];
+        for d in deps {
+            if d.core == self.core && d.queue as usize != q {
+                let qq = d.queue as usize;
+                need[qq] = need[qq].max(d.index + 1);
+            }
+        }
+        let mut start = self.head[q];
+        let mut waits: Vec<(usize, u32)> = Vec::new();
+        for (qq, &v) in need.iter().enumerate() {
+            if v > start[qq] {
+                waits.push((qq, v));
+            }
+        }
+        let mut instr = Instruction::new(inst);
+        match waits.len() {
+            0 => {}
+            1 => {
+                let (qq, v) = waits[0];
+                instr = instr.with_wait(Self::sem(qq), v);
+                join(&mut start, &self.done[qq][v as usize - 1]);
+            }
+            _ => {
+                // ctl.wait joins, two queues each; the instruction waits for the last join.
+                let ctl = queue_index(Queue::Ctl);
+                let mut last = None;
+                for pair in waits.chunks(2) {
+                    let (q1, v1) = pair[0];
+                    let mut j = Instruction::new(Inst::CtlWait {
+                        sem: Self::sem(q1),
+                        value: v1,
+                    });
+                    let mut jclock = self.head[ctl];
+                    join(&mut jclock, &self.done[q1][v1 as usize - 1]);
+                    if let Some(&(q2, v2)) = pair.get(1) {
+                        j = j.with_wait(Self::sem(q2), v2);
+                        join(&mut jclock, &self.done[q2][v2 as usize - 1]);
+                    }
+                    j = j.with_signal(Self::sem(ctl));
+                    let ji = self.counts[ctl];
+                    jclock[ctl] = jclock[ctl].max(ji + 1);
+                    self.code.push(j, Some(node));
+                    self.counts[ctl] += 1;
+                    self.done[ctl].push(jclock);
+                    self.head[ctl] = jclock;
+                    last = Some(ji);
+                }
+                let ji = last.expect("at least one join");
+                if q != ctl {
+                    instr = instr.with_wait(Self::sem(ctl), ji + 1);
+                }
+                join(&mut start, &self.done[ctl][ji as usize]);
+            }
+        }
+        let index = self.counts[q];
+        debug_assert_eq!(index, id.index);
+        if !matches!(inst, Inst::CtlHalt {}) {
+            instr = instr.with_signal(Self::sem(q));
+        }
+        let mut done = start;
+        done[q] = done[q].max(index + 1);
+        if let Some(h) = hint {
+            self.hints.insert(self.code.insts.len() as u32, h);
+        }
+        self.code.push(instr, Some(node));
+        self.counts[q] += 1;
+        self.done[q].push(done);
+        self.head[q] = done;
+        InstRef {
+            core: self.core,
+            queue: q as u8,
+            index,
+        }
+    }
+
+    /// Instructions emitted per queue.
+    pub fn counts(&self) -> Clock {
+        self.counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy(dst: Addr, src: Addr, bytes: u32) -> Inst {
+        Inst::DmaCopy {
+            dst,
+            src,
+            rows: 1,
+            row_bytes: bytes,
+            dst_stride_bytes: bytes,
+            src_stride_bytes: bytes,
+        }
+    }
+
+    fn relu(dst: Addr, a: Addr, cols: u32) -> Inst {
+        Inst::VpuRelu {
+            dtype: DType::F32,
+            dst,
+            a,
+            rows: 1,
+            cols,
+            ldd: cols,
+            lda: cols,
+        }
+    }
+
+    #[test]
+    fn raw_war_and_joins() {
+        let mut s = Stream::new(0);
+        s.push(copy(Addr::local(0), Addr::hbm(0), 64), "a", None, &[]);
+        // Reads what the DMA wrote: waits s0 >= 1.
+        s.push(relu(Addr::local(64), Addr::local(0), 16), "b", None, &[]);
+        assert_eq!(s.code.insts[1].wait.unwrap().sem, Sem::CORE[0]);
+        assert_eq!(s.code.insts[1].wait.unwrap().value, 1);
+        // Overwrites what the relu read (WAR) and reads what it wrote (RAW): one wait on vpu.
+        s.push(copy(Addr::local(0), Addr::local(64), 64), "c", None, &[]);
+        let w = s.code.insts[2].wait.unwrap();
+        assert_eq!((w.sem, w.value), (Sem::CORE[3], 1));
+        // A second DMA and a relu on fresh data; then an instruction needing both queues.
+        s.push(copy(Addr::local(256), Addr::hbm(64), 64), "d", None, &[]);
+        s.push(relu(Addr::local(512), Addr::local(128), 16), "e", None, &[]);
+        s.push(
+            Inst::VpuAdd {
+                dtype: DType::F32,
+                dst: Addr::local(1024),
+                a: Addr::local(256),
+                b: Addr::local(512),
+                rows: 1,
+                cols: 16,
+                ldd: 16,
+                lda: 16,
+                ldb: 16,
+                incb: 1,
+            },
+            "f",
+            None,
+            &[],
+        );
+        // The add is in the vpu queue after relu "e": only the DMA must be joined — no join.
+        let last = s.code.insts.last().unwrap();
+        assert_eq!(last.wait.unwrap().sem, Sem::CORE[0]);
+    }
+
+    #[test]
+    fn shadow_splits_and_reports() {
+        let mut sh = Shadow::default();
+        let a = InstRef {
+            core: 0,
+            queue: 0,
+            index: 0,
+        };
+        let b = InstRef {
+            core: 0,
+            queue: 3,
+            index: 0,
+        };
+        let c = InstRef {
+            core: 0,
+            queue: 2,
+            index: 0,
+        };
+        sh.access(0, 100, true, a, &mut |_| panic!("nothing before"));
+        let mut seen = Vec::new();
+        sh.access(50, 150, false, b, &mut |d| seen.push(d));
+        assert_eq!(seen, vec![a]);
+        seen.clear();
+        sh.access(120, 130, true, c, &mut |d| seen.push(d));
+        assert_eq!(seen, vec![b]);
+        seen.clear();
+        sh.access(0, 10, true, c, &mut |d| seen.push(d));
+        assert_eq!(seen, vec![a]);
+    }
+
+    #[test]
+    fn strided_segments_merge() {
+        let r = Region {
+            space: Space::Local,
+            start: 0,
+            count: 2,
+            cstride: 1000,
+            rows: 3,
+            rstride: 16,
+            len: 16,
+            write: false,
+        };
+        assert_eq!(r.segments(), vec![(0, 48), (1000, 1048)]);
+        let r = Region {
+            rstride: 32,
+            count: 1,
+            ..r
+        };
+        assert_eq!(r.segments(), vec![(0, 16), (32, 48), (64, 80)]);
+    }
+}
