@@ -76,29 +76,88 @@ pub(crate) fn to_f32(dtype: DType, bytes: &[u8]) -> Vec<f32> {
     }
 }
 
-/// Float → integer: round half to even, clamp to `[lo, hi]`, NaN → 0.
+/// Round to nearest integer, ties to even, for `|x| < 2^23` (larger magnitudes are integers
+/// already and pass through). One IEEE addition and subtraction: adding `±2^23` leaves no
+/// fraction bits, so the hardware's round-to-nearest-even does the rounding. Inlined, unlike
+/// `f32::round_ties_even`, which is a libm call on baseline x86-64.
+#[inline]
+pub(crate) fn round_even(x: f32) -> f32 {
+    const TWO23: f32 = 8_388_608.0;
+    if x.abs() < TWO23 {
+        let c = TWO23.copysign(x);
+        (x + c) - c
+    } else {
+        x
+    }
+}
+
+/// Float → integer in `[lo, hi]` (a range inside ±2^23): round half to even, clamp, NaN → 0.
 #[inline]
 fn f32_to_int(x: f32, lo: i32, hi: i32) -> i32 {
     if x.is_nan() {
         return 0;
     }
-    let r = x.round_ties_even();
-    if r <= lo as f32 {
-        lo
-    } else if r >= hi as f32 {
-        hi
+    round_even(x.clamp(lo as f32, hi as f32)) as i32
+}
+
+#[inline]
+fn le_f32(b: &[u8]) -> f32 {
+    f32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// Elements below which conversions stay on the calling thread.
+const PAR_MIN: usize = 1 << 15;
+
+/// `f` over packed f32 bytes into packed f32 bytes (NaN results canonical), in one pass.
+pub(crate) fn map_f32_bytes<F: Fn(f32) -> f32 + Sync>(x: &[u8], f: F) -> Vec<u8> {
+    use rayon::prelude::*;
+    let mut out = vec![0u8; x.len()];
+    let run = |(o, a): (&mut [u8], &[u8])| {
+        for (o, a) in o.chunks_exact_mut(4).zip(a.chunks_exact(4)) {
+            o.copy_from_slice(&canon(f(le_f32(a))).to_le_bytes());
+        }
+    };
+    if x.len() / 4 >= PAR_MIN {
+        out.par_chunks_mut(16384)
+            .zip(x.par_chunks(16384))
+            .for_each(run);
     } else {
-        r as i32
+        run((&mut out, x));
     }
+    out
+}
+
+/// `f` over two packed f32 operands into packed f32 bytes (NaN results canonical).
+pub(crate) fn zip_f32_bytes<F: Fn(f32, f32) -> f32 + Sync>(x: &[u8], y: &[u8], f: F) -> Vec<u8> {
+    use rayon::prelude::*;
+    let mut out = vec![0u8; x.len()];
+    let run = |((o, a), b): ((&mut [u8], &[u8]), &[u8])| {
+        for ((o, a), b) in o
+            .chunks_exact_mut(4)
+            .zip(a.chunks_exact(4))
+            .zip(b.chunks_exact(4))
+        {
+            o.copy_from_slice(&canon(f(le_f32(a), le_f32(b))).to_le_bytes());
+        }
+    };
+    if x.len() / 4 >= PAR_MIN {
+        out.par_chunks_mut(16384)
+            .zip(x.par_chunks(16384))
+            .zip(y.par_chunks(16384))
+            .for_each(run);
+    } else {
+        run(((&mut out, x), y));
+    }
+    out
 }
 
 /// Encodes f32 values into packed elements of `dtype` with one rounding.
 pub(crate) fn from_f32(dtype: DType, vals: &[f32]) -> Vec<u8> {
     match dtype {
         DType::F32 => {
-            let mut out = Vec::with_capacity(vals.len() * 4);
-            for &v in vals {
-                out.extend_from_slice(&canon(v).to_le_bytes());
+            let mut out = vec![0u8; vals.len() * 4];
+            for (o, &v) in out.chunks_exact_mut(4).zip(vals) {
+                o.copy_from_slice(&canon(v).to_le_bytes());
             }
             out
         }
@@ -126,7 +185,7 @@ pub(crate) fn from_f32(dtype: DType, vals: &[f32]) -> Vec<u8> {
                 let i = if v.is_nan() {
                     0
                 } else {
-                    let r = v.round_ties_even();
+                    let r = round_even(v);
                     if r >= 2_147_483_648.0 {
                         i32::MAX
                     } else if r <= -2_147_483_648.0 {

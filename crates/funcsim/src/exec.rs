@@ -324,19 +324,30 @@ impl Machine {
             .check(t.operand, t.region, t.addr, t.extent(), align)
     }
 
-    /// Reads a checked tile, packed row-major.
-    fn load(&mut self, t: &Tile) -> Vec<u8> {
+    /// Accounts for reading a checked tile (statistics, race tracking).
+    fn note_read(&mut self, t: &Tile) {
         if t.is_empty() {
-            return Vec::new();
+            return;
         }
-        let bytes = self
-            .mem
-            .read_strided(t.region, t.addr, t.rows, t.cols, t.ld, t.inc, t.es);
-        self.stats.bytes_read.add(t.region, bytes.len() as u64);
+        self.stats.bytes_read.add(t.region, t.rows * t.cols * t.es);
         if let Some(r) = &mut self.races {
             r.tile(t.region, t.addr, t.rows, t.row_span(), t.ld * t.es, false);
         }
-        bytes
+    }
+
+    /// A checked tile's bytes, packed row-major (call [`Machine::note_read`] first).
+    fn view(&self, t: &Tile) -> std::borrow::Cow<'_, [u8]> {
+        if t.is_empty() {
+            return std::borrow::Cow::Borrowed(&[]);
+        }
+        self.mem
+            .view(t.region, t.addr, t.rows, t.cols, t.ld, t.inc, t.es)
+    }
+
+    /// Reads a checked tile, packed row-major.
+    fn load(&mut self, t: &Tile) -> Vec<u8> {
+        self.note_read(t);
+        self.view(t).into_owned()
     }
 
     /// Writes a checked, contiguous-row tile from packed bytes.
@@ -1398,6 +1409,7 @@ impl Machine {
             ),
             other => return Err(bad("dtype", format!("{other} is not a matrix-unit type"))),
         };
+        drop((a, b, acc0));
         self.store(&tc, &out);
         self.stats.macs += op.m * op.k * op.n;
         Ok(())
@@ -1429,8 +1441,18 @@ impl Machine {
         if td.is_empty() {
             return Ok(());
         }
-        let (x, y) = (self.load(&ta), self.load(&tb));
-        let out = if is_float(dtype) {
+        self.note_read(&ta);
+        self.note_read(&tb);
+        let (x, y) = (self.view(&ta), self.view(&tb));
+        let out = if dtype == DType::F32 {
+            match op {
+                Bin::Add => codec::zip_f32_bytes(&x, &y, |p, q| p + q),
+                Bin::Sub => codec::zip_f32_bytes(&x, &y, |p, q| p - q),
+                Bin::Mul => codec::zip_f32_bytes(&x, &y, |p, q| p * q),
+                Bin::Max => codec::zip_f32_bytes(&x, &y, fmax),
+                Bin::Min => codec::zip_f32_bytes(&x, &y, fmin),
+            }
+        } else if is_float(dtype) {
             let (x, y) = (codec::to_f32(dtype, &x), codec::to_f32(dtype, &y));
             let r = match op {
                 Bin::Add => zip_f32(&x, &y, |p, q| p + q),
@@ -1466,6 +1488,7 @@ impl Machine {
             }
             codec::from_i64_saturating(dtype, &r)
         };
+        drop((x, y));
         self.store(&td, &out);
         Ok(())
     }
@@ -1487,8 +1510,22 @@ impl Machine {
         if td.is_empty() {
             return Ok(());
         }
-        let x = self.load(&ta);
-        let out = if is_float(dtype) {
+        self.note_read(&ta);
+        let x = self.view(&ta);
+        let out = if dtype == DType::F32 {
+            match op {
+                Un::Relu => codec::map_f32_bytes(&x, relu),
+                Un::Sigmoid => codec::map_f32_bytes(&x, math::sigmoid),
+                Un::Tanh => codec::map_f32_bytes(&x, math::tanh),
+                Un::Gelu => codec::map_f32_bytes(&x, math::gelu),
+                Un::Silu => codec::map_f32_bytes(&x, math::silu),
+                Un::Exp => codec::map_f32_bytes(&x, math::exp),
+                Un::Rsqrt => codec::map_f32_bytes(&x, math::rsqrt),
+                Un::Recip => codec::map_f32_bytes(&x, math::recip),
+                Un::Neg => codec::map_f32_bytes(&x, |v| -v),
+                Un::Scale(k) => codec::map_f32_bytes(&x, |v| v * k),
+            }
+        } else if is_float(dtype) {
             let x = codec::to_f32(dtype, &x);
             let r = match op {
                 Un::Relu => map_f32(&x, relu),
@@ -1532,6 +1569,7 @@ impl Machine {
             }
             codec::from_i64_saturating(dtype, &r)
         };
+        drop(x);
         self.store(&td, &out);
         Ok(())
     }
@@ -1553,9 +1591,10 @@ impl Machine {
         if td.is_empty() {
             return Ok(());
         }
-        let x = self.load(&ta);
+        self.note_read(&ta);
+        let x = self.view(&ta);
         let out = if from == to {
-            x
+            x.into_owned()
         } else if is_float(from) || is_float(to) {
             codec::from_f32(to, &codec::to_f32(from, &x))
         } else {

@@ -13,7 +13,7 @@
 //!   accumulator's order.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView2};
+use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 use seedchip_isa::DType;
 
@@ -28,10 +28,10 @@ const BLOCK_ROWS: usize = 64;
 const PAR_MIN_MACS: usize = 1 << 16;
 
 /// `b` as a dense `k × n` f32 matrix from its stored layout (`k × n`, or `n × k` when
-/// `transpose`), plus each row's largest magnitude (for the overflow bound).
-fn dense_b(vals: &[f32], k: usize, n: usize, transpose: bool) -> Vec<f32> {
+/// `transpose`).
+fn dense_b(vals: Vec<f32>, k: usize, n: usize, transpose: bool) -> Vec<f32> {
     if !transpose {
-        return vals.to_vec();
+        return vals;
     }
     let mut out = vec![0f32; k * n];
     for j in 0..n {
@@ -42,26 +42,46 @@ fn dense_b(vals: &[f32], k: usize, n: usize, transpose: bool) -> Vec<f32> {
     out
 }
 
+/// Rows per parallel block: one block per thread, but not so few rows that the GEMM's
+/// packing overhead dominates.
+fn block_rows(m: usize, work: usize) -> usize {
+    if work < PAR_MIN_MACS {
+        return m.max(1);
+    }
+    m.div_ceil(rayon::current_num_threads().max(1))
+        .max(BLOCK_ROWS)
+}
+
 /// `P = A · B` for exact-integer f32 data, rows split across threads.
 fn gemm_exact(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
     let mut p = vec![0f32; m * n];
     let bv = ArrayView2::from_shape((k, n), b).expect("b is k × n");
-    let block = |(i, out): (usize, &mut [f32])| {
-        let rows = out.len() / n;
-        let r0 = i * BLOCK_ROWS;
-        let av = ArrayView2::from_shape((rows, k), &a[r0 * k..(r0 + rows) * k])
-            .expect("a block is rows × k");
-        let mut c = Array2::<f32>::zeros((rows, n));
-        general_mat_mul(1.0, &av, &bv, 0.0, &mut c);
-        out.copy_from_slice(c.as_slice().expect("standard layout"));
-    };
-    if m * k * n >= PAR_MIN_MACS {
-        p.par_chunks_mut(BLOCK_ROWS * n).enumerate().for_each(block);
-    } else {
-        p.chunks_mut(BLOCK_ROWS * n).enumerate().for_each(block);
-    }
+    let rows = block_rows(m, m * k * n);
+    p.par_chunks_mut(rows * n).enumerate().for_each(|(i, out)| {
+        let r = out.len() / n;
+        let r0 = i * rows;
+        let av =
+            ArrayView2::from_shape((r, k), &a[r0 * k..(r0 + r) * k]).expect("a block is rows × k");
+        let mut cv = ArrayViewMut2::from_shape((r, n), out).expect("c block is rows × n");
+        general_mat_mul(1.0, &av, &bv, 0.0, &mut cv);
+    });
     p
 }
+
+#[inline]
+fn le_i32(b: &[u8]) -> i32 {
+    i32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// An integer-valued f32 with `|q| ≤ 2^22` to i32 in two vectorizable operations: adding
+/// `1.5 · 2^23` puts `q` in the low mantissa bits (exactly, `q` being an integer).
+#[inline]
+fn small_int(q: f32) -> i32 {
+    (q + 12_582_912.0).to_bits() as i32 - 0x4B40_0000
+}
+
+/// Largest `k` for which every `|P[i, j]| ≤ k · 2^14 ≤ 2^22` suits [`small_int`].
+const SMALL_INT_K: usize = 256;
 
 /// `mxu.matmul.i8`: returns the `m × n` int32 accumulator as little-endian bytes.
 pub(crate) fn matmul_i8(
@@ -74,74 +94,95 @@ pub(crate) fn matmul_i8(
     transpose: bool,
 ) -> Result<Vec<u8>, FaultKind> {
     let af: Vec<f32> = a.iter().map(|&x| f32::from(x as i8)).collect();
-    let bf = dense_b(&codec::to_f32(DType::I8, b), k, n, transpose);
-    let max_b: Vec<i64> = (0..k)
+    let bf = dense_b(codec::to_f32(DType::I8, b), k, n, transpose);
+    // Largest |b| per k: with Σ_k |a[i,k]|·max_b[k], a bound on every partial sum of row i.
+    let max_b: Vec<u32> = (0..k)
         .map(|kk| {
             bf[kk * n..(kk + 1) * n]
                 .iter()
-                .fold(0i64, |m, &v| m.max((v as i64).abs()))
+                .fold(0f32, |m, &v| m.max(v.abs())) as u32
         })
         .collect();
-    let acc: Vec<i32> = match acc0 {
-        Some(bytes) => codec::to_i32(DType::I32, bytes),
-        None => vec![0; m * n],
-    };
     let p = (k <= EXACT_F32_K && k > 0).then(|| gemm_exact(&af, &bf, m, k, n));
-    let row = |(i, out): (usize, &mut [i32])| -> Result<(), FaultKind> {
-        let arow = &af[i * k..(i + 1) * k];
-        let accrow = &acc[i * n..(i + 1) * n];
-        let bound = accrow.iter().fold(0i64, |m, &v| m.max(i64::from(v).abs()))
-            + arow
-                .iter()
-                .zip(&max_b)
-                .map(|(&x, &mb)| (x as i64).abs() * mb)
-                .sum::<i64>();
-        match &p {
-            Some(p) if bound <= i64::from(i32::MAX) => {
-                for ((o, &c), &q) in out.iter_mut().zip(accrow).zip(&p[i * n..(i + 1) * n]) {
-                    *o = c + q as i32;
-                }
-            }
-            None if bound <= i64::from(i32::MAX) => {
-                for (j, (o, &c)) in out.iter_mut().zip(accrow).enumerate() {
-                    let s: i64 = (0..k)
-                        .map(|kk| arow[kk] as i64 * bf[kk * n + j] as i64)
-                        .sum();
-                    *o = (i64::from(c) + s) as i32;
-                }
-            }
-            _ => {
-                for (j, (o, &c)) in out.iter_mut().zip(accrow).enumerate() {
-                    let mut s = i64::from(c);
-                    for kk in 0..k {
-                        s += arow[kk] as i64 * bf[kk * n + j] as i64;
-                        if s < i64::from(i32::MIN) || s > i64::from(i32::MAX) {
-                            return Err(FaultKind::AccumulatorOverflow {
-                                row: i as u64,
-                                col: j as u64,
-                                k: kk as u64,
-                                value: s,
-                            });
+    let mut out = vec![0u8; m * n * 4];
+    let rows = block_rows(m, m * k * n);
+    let block = |(blk, chunk): (usize, &mut [u8])| -> Result<(), FaultKind> {
+        for (r, orow) in chunk.chunks_exact_mut(n * 4).enumerate() {
+            let i = blk * rows + r;
+            let arow = &a[i * k..(i + 1) * k];
+            let accrow = acc0.map(|acc| &acc[i * n * 4..(i + 1) * n * 4]);
+            let acc_max = accrow.map_or(0u32, |acc| {
+                acc.chunks_exact(4)
+                    .fold(0u32, |m, c| m.max(le_i32(c).unsigned_abs()))
+            });
+            // Each term is at most 2^14, so u32 holds the sum up to k = 2^17.
+            let products: u64 = if k <= 1 << 17 {
+                let s: u32 = arow
+                    .iter()
+                    .zip(&max_b)
+                    .map(|(&x, &mb)| u32::from((x as i8).unsigned_abs()) * mb)
+                    .sum();
+                u64::from(s)
+            } else {
+                arow.iter()
+                    .zip(&max_b)
+                    .map(|(&x, &mb)| u64::from((x as i8).unsigned_abs()) * u64::from(mb))
+                    .sum()
+            };
+            let safe = u64::from(acc_max) + products <= i32::MAX as u64;
+            match &p {
+                Some(p) if safe && k <= SMALL_INT_K => {
+                    let prow = &p[i * n..(i + 1) * n];
+                    match accrow {
+                        Some(acc) => {
+                            for ((o, c), &q) in
+                                orow.chunks_exact_mut(4).zip(acc.chunks_exact(4)).zip(prow)
+                            {
+                                o.copy_from_slice(&(le_i32(c) + small_int(q)).to_le_bytes());
+                            }
+                        }
+                        None => {
+                            for (o, &q) in orow.chunks_exact_mut(4).zip(prow) {
+                                o.copy_from_slice(&small_int(q).to_le_bytes());
+                            }
                         }
                     }
-                    *o = s as i32;
+                }
+                Some(p) if safe => {
+                    let prow = &p[i * n..(i + 1) * n];
+                    for (j, (o, &q)) in orow.chunks_exact_mut(4).zip(prow).enumerate() {
+                        let c = accrow.map_or(0, |acc| le_i32(&acc[j * 4..]));
+                        o.copy_from_slice(&(c + q as i32).to_le_bytes());
+                    }
+                }
+                _ => {
+                    for (j, o) in orow.chunks_exact_mut(4).enumerate() {
+                        let mut s = accrow.map_or(0i64, |acc| i64::from(le_i32(&acc[j * 4..])));
+                        for kk in 0..k {
+                            s += i64::from(arow[kk] as i8) * bf[kk * n + j] as i64;
+                            if !safe && (s < i64::from(i32::MIN) || s > i64::from(i32::MAX)) {
+                                return Err(FaultKind::AccumulatorOverflow {
+                                    row: i as u64,
+                                    col: j as u64,
+                                    k: kk as u64,
+                                    value: s,
+                                });
+                            }
+                        }
+                        o.copy_from_slice(&(s as i32).to_le_bytes());
+                    }
                 }
             }
         }
         Ok(())
     };
-    let mut out = vec![0i32; m * n];
-    let results: Vec<Result<(), FaultKind>> = if m * k * n >= PAR_MIN_MACS {
-        out.par_chunks_mut(n).enumerate().map(row).collect()
-    } else {
-        out.chunks_mut(n).enumerate().map(row).collect()
-    };
+    let results: Vec<Result<(), FaultKind>> = out
+        .par_chunks_mut(rows * n * 4)
+        .enumerate()
+        .map(block)
+        .collect();
     results.into_iter().collect::<Result<(), _>>()?;
-    let mut bytes = Vec::with_capacity(out.len() * 4);
-    for v in out {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    Ok(bytes)
+    Ok(out)
 }
 
 /// `mxu.matmul.<bf16|f16|e4m3|e5m2>`: returns the `m × n` f32 accumulator as bytes.
@@ -157,7 +198,7 @@ pub(crate) fn matmul_float(
     transpose: bool,
 ) -> Vec<u8> {
     let af = codec::to_f32(dtype, a);
-    let bf = dense_b(&codec::to_f32(dtype, b), k, n, transpose);
+    let bf = dense_b(codec::to_f32(dtype, b), k, n, transpose);
     let mut acc = match acc0 {
         Some(bytes) => codec::to_f32(DType::F32, bytes),
         None => vec![0f32; m * n],
@@ -190,6 +231,39 @@ mod tests {
         let out = matmul_i8(&a, &b, None, m, k, n, false).unwrap();
         let v = i32::from_le_bytes([out[0], out[1], out[2], out[3]]);
         assert_eq!(v, 1024 * 128 * 128);
+    }
+
+    #[test]
+    fn every_int8_path_agrees_with_exact_integers() {
+        // k = 40 (small-int conversion), 300 (float-to-int cast), 1500 (integer loop).
+        for (m, k, n, transpose) in [(7, 40, 9, false), (5, 300, 3, true), (3, 1500, 4, false)] {
+            let mut state = 0x1234_5678u32 ^ k as u32;
+            let mut next = || {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state as u8
+            };
+            let a: Vec<u8> = (0..m * k).map(|_| next()).collect();
+            let b: Vec<u8> = (0..k * n).map(|_| next()).collect();
+            let acc: Vec<u8> = (0..m * n)
+                .flat_map(|i| (i as i32 * 1_000_003 - 9_000_000).to_le_bytes())
+                .collect();
+            let out = matmul_i8(&a, &b, Some(&acc), m, k, n, transpose).unwrap();
+            for i in 0..m {
+                for j in 0..n {
+                    let bij = |kk: usize| {
+                        let at = if transpose { j * k + kk } else { kk * n + j };
+                        i64::from(b[at] as i8)
+                    };
+                    let want = i64::from(le_i32(&acc[(i * n + j) * 4..]))
+                        + (0..k)
+                            .map(|kk| i64::from(a[i * k + kk] as i8) * bij(kk))
+                            .sum::<i64>();
+                    assert_eq!(i64::from(le_i32(&out[(i * n + j) * 4..])), want, "k = {k}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -474,6 +474,29 @@ impl Memory {
         }
     }
 
+    /// A checked 2-D block, packed row-major: borrowed straight from SRAM when its rows are
+    /// contiguous, else copied.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn view(
+        &self,
+        region: Region,
+        addr: u64,
+        rows: u64,
+        cols: u64,
+        ld: u64,
+        inc: u64,
+        es: u64,
+    ) -> std::borrow::Cow<'_, [u8]> {
+        if let Some(s) = self.sram(region)
+            && inc == 1
+            && (rows <= 1 || ld == cols)
+        {
+            let a = addr as usize;
+            return std::borrow::Cow::Borrowed(&s[a..a + (rows * cols * es) as usize]);
+        }
+        std::borrow::Cow::Owned(self.read_strided(region, addr, rows, cols, ld, inc, es))
+    }
+
     /// Reads a checked 2-D block of `es`-byte elements with a row stride and a column stride
     /// (both in elements), packed row-major. Broadcast operands use stride 0.
     #[allow(clippy::too_many_arguments)]
