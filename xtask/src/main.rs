@@ -3,6 +3,7 @@
 //! - `cargo xtask bench ref [MODELS [BATCHES]]`: f32 reference samples/s (release build),
 //!   default dlrm-v2, rm2, dlrm-v1 at batches 1, 64, 512, 4096.
 //! - `cargo xtask ci`: the CI entry point, `.ci/run`.
+//! - `cargo xtask gen-proto [--check]`: regenerates (or checks) the ONNX protobuf bindings.
 //!
 //! Benchmarks live here rather than in timed unit tests: these machines are shared and noisy.
 
@@ -10,6 +11,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, bail};
+
+mod proto;
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -29,7 +32,7 @@ fn run(cmd: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-const USAGE: &str = "usage: cargo xtask bench ref [MODELS [BATCHES]] | cargo xtask ci";
+const USAGE: &str = "usage: cargo xtask bench ref [MODELS [BATCHES]] | cargo xtask ci | cargo xtask gen-proto [--check]";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -52,6 +55,8 @@ fn main() -> anyhow::Result<()> {
             ])
             .args(rest)),
         ["ci"] => run(&mut Command::new(repo_root().join(".ci/run"))),
+        ["gen-proto"] => proto::gen_proto(&repo_root(), &cargo, false),
+        ["gen-proto", "--check"] => proto::gen_proto(&repo_root(), &cargo, true),
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);
