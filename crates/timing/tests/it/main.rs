@@ -1,4 +1,5 @@
 //! Integration tests of the timing models against committed oracle data.
 
 mod mem;
+mod sim;
 mod systolic;
