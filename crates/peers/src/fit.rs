@@ -112,18 +112,23 @@ const GEMM_START: GemmParams = GemmParams {
 
 /// Predicted eager time of a calibration GEMM row.
 pub fn predict_gemm_row(dev: &Device, params: &Params, r: &GemmRow) -> f64 {
-    let k = kernels::gemm(
+    eager_call_us(
+        params.gemm.eager_pre_us,
+        params.gemm.eager_post_us,
+        gemm_row_kernel_us(dev, params, r),
+    )
+}
+
+/// Device time of a calibration GEMM row's kernel alone.
+pub fn gemm_row_kernel_us(dev: &Device, params: &Params, r: &GemmRow) -> f64 {
+    kernels::gemm(
         dev,
         params,
         GemmShape::single(r.m, r.k, r.n),
         Precision::Bf16,
     )
-    .expect("the device has a bf16 peak");
-    eager_call_us(
-        params.gemm.eager_pre_us,
-        params.gemm.eager_post_us,
-        k.total_us,
-    )
+    .expect("the device has a bf16 peak")
+    .total_us
 }
 
 /// Cache hit rate of a calibration embedding row on `dev` (independent of fitted values).
@@ -139,6 +144,15 @@ pub fn embedding_row_hit(dev: &Device, r: &EmbeddingRow) -> f64 {
 
 /// Predicted eager time of a calibration embedding row with a known hit rate.
 pub fn predict_embedding_row(dev: &Device, params: &Params, r: &EmbeddingRow, hit: f64) -> f64 {
+    eager_call_us(
+        params.gather.eager_pre_us,
+        params.gather.eager_post_us,
+        embedding_row_kernel_us(dev, params, r, hit),
+    )
+}
+
+/// Device time of a calibration embedding row's kernel alone.
+pub fn embedding_row_kernel_us(dev: &Device, params: &Params, r: &EmbeddingRow, hit: f64) -> f64 {
     let row_bytes = r.row_bytes().expect("validated on load") as f64;
     let lookups = r.lookups() as f64;
     // int64 indices and offsets in, one pooled row per bag out.
@@ -149,12 +163,7 @@ pub fn predict_embedding_row(dev: &Device, params: &Params, r: &EmbeddingRow, hi
         cache_hit: hit,
         host_fraction: 0.0,
     };
-    let k = kernels::gather(dev, params, &[table], stream_bytes, 1.0);
-    eager_call_us(
-        params.gather.eager_pre_us,
-        params.gather.eager_post_us,
-        k.total_us,
-    )
+    kernels::gather(dev, params, &[table], stream_bytes, 1.0).total_us
 }
 
 fn abs_log_error(predicted: f64, measured: f64) -> f64 {
