@@ -9,6 +9,7 @@ mod infer;
 mod isa;
 pub mod models;
 mod scalesim;
+mod validate;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -30,6 +31,9 @@ pub enum Command {
     Infer(infer::InferArgs),
     /// The instruction set: every instruction's opcode, queue, dtypes and operand layout.
     Isa(isa::IsaArgs),
+    /// Peer models' predictions against measurements (held-out H100 rows, MLPerf); exit 1 if a
+    /// bound fails.
+    Validate(validate::ValidateArgs),
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -42,5 +46,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Scalesim(args) => scalesim::run(args),
         Command::Infer(args) => infer::run(args),
         Command::Isa(args) => isa::run(args),
+        Command::Validate(args) => validate::run(args),
     }
 }

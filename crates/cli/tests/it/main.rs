@@ -5,3 +5,4 @@ mod infer;
 mod models;
 mod support;
 mod systolic;
+mod validate;
