@@ -77,7 +77,7 @@ impl CompileOptions {
             max_cores: None,
             calibration_samples: 256,
             profile_samples: 4096,
-            max_cache_fills: 4096,
+            max_cache_fills: 1024,
             verify: cfg!(debug_assertions),
         }
     }

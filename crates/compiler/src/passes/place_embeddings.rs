@@ -224,26 +224,86 @@ fn hot_rows(
         let rb = row_bytes(lir.tables[b.0.0].dtype, lir.tables[b.0.0].dim);
         (b.1 * ra).cmp(&(a.1 * rb)).then(a.0.cmp(&b.0))
     });
+    let row_cost = |t: usize| row_bytes(lir.tables[t].dtype, lir.tables[t].dim);
+    // 1. The hottest rows per byte, within the budget.
     let mut chosen: BTreeMap<usize, BTreeSet<u64>> = BTreeMap::new();
+    let mut count_of: BTreeMap<(usize, u64), u64> = BTreeMap::new();
     let mut used = 0u64;
-    let mut runs = 0u64;
-    let mut hits: BTreeMap<usize, u64> = BTreeMap::new();
     for ((table, row), count) in ranked {
-        let rb = row_bytes(lir.tables[table].dtype, lir.tables[table].dim);
+        let rb = row_cost(table);
         if used + rb > target.cache_bytes {
             continue;
         }
-        let set = chosen.entry(table).or_default();
-        let joins =
-            u64::from(row > 0 && set.contains(&(row - 1))) + u64::from(set.contains(&(row + 1)));
-        let new_runs = runs + 1 - joins.min(2);
-        if new_runs > u64::from(options.max_cache_fills) {
-            continue;
-        }
-        runs = new_runs;
-        set.insert(row);
+        chosen.entry(table).or_default().insert(row);
+        count_of.insert((table, row), count);
         used += rb;
-        *hits.entry(table).or_default() += count;
+    }
+    // 2. Runs of consecutive rows are one fill each. Close the smallest gaps first while the
+    //    budget allows (gap rows come along, with whatever hits they have): fewer fills, and
+    //    cache space nothing else would use.
+    let runs_of = |set: &BTreeSet<u64>| -> Vec<(u64, u64)> {
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for &r in set {
+            match runs.last_mut() {
+                Some(last) if last.1 == r => last.1 = r + 1,
+                _ => runs.push((r, r + 1)),
+            }
+        }
+        runs
+    };
+    let cap = u64::from(options.max_cache_fills).max(1);
+    let mut gaps: Vec<(u64, usize, u64, u64)> = Vec::new();
+    let mut total_runs = 0u64;
+    for (&t, set) in &chosen {
+        let runs = runs_of(set);
+        total_runs += runs.len() as u64;
+        for w in runs.windows(2) {
+            gaps.push(((w[1].0 - w[0].1) * row_cost(t), t, w[0].1, w[1].0));
+        }
+    }
+    gaps.sort_unstable();
+    for (bytes, t, lo, hi) in gaps {
+        if used + bytes > target.cache_bytes {
+            break;
+        }
+        let set = chosen.get_mut(&t).expect("gap of a chosen table");
+        set.extend(lo..hi);
+        used += bytes;
+        total_runs -= 1;
+    }
+    // 3. Still too many fills: drop the runs with the fewest hits per byte.
+    if total_runs > cap {
+        let mut all: Vec<(u64, usize, u64, u64)> = Vec::new();
+        for (&t, set) in &chosen {
+            for (lo, hi) in runs_of(set) {
+                let hits: u64 = (lo..hi)
+                    .map(|r| count_of.get(&(t, r)).copied().unwrap_or(0))
+                    .sum();
+                all.push((
+                    hits * 1_000_000 / ((hi - lo) * row_cost(t)).max(1),
+                    t,
+                    lo,
+                    hi,
+                ));
+            }
+        }
+        all.sort_unstable();
+        let drop = (total_runs - cap) as usize;
+        for &(_, t, lo, hi) in &all[..drop] {
+            let set = chosen.get_mut(&t).expect("chosen");
+            for r in lo..hi {
+                set.remove(&r);
+            }
+        }
+    }
+    chosen.retain(|_, set| !set.is_empty());
+    let mut hits: BTreeMap<usize, u64> = BTreeMap::new();
+    for (&t, set) in &chosen {
+        let h: u64 = set
+            .iter()
+            .map(|&r| count_of.get(&(t, r)).copied().unwrap_or(0))
+            .sum();
+        hits.insert(t, h);
     }
     // Lay out slots table by table, rows ascending; record fills (runs) and maps.
     let mut addr = 0u64;

@@ -1,4 +1,6 @@
 //! Integration tests of the compiler: every zoo model compiles for every preset it can run on,
-//! and the programs satisfy the compiler's invariants.
+//! the programs satisfy the compiler's invariants, and they compute what the reference computes.
 
 mod compile;
+mod e2e;
+mod support;
