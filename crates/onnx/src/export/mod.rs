@@ -777,8 +777,13 @@ pub fn export(g: &Graph, options: &ExportOptions) -> Result<ModelProto, Error> {
 }
 
 /// Writes `g` to `path`, with large weights in `<file>.data` beside it when
-/// [`ExportOptions::external_data`] says so. Weights are streamed, never held whole.
-pub fn export_to_file(g: &Graph, path: &Path, options: &ExportOptions) -> Result<(), Error> {
+/// [`ExportOptions::external_data`] says so (its path is returned). Weights going there are
+/// streamed, never held whole.
+pub fn export_to_file(
+    g: &Graph,
+    path: &Path,
+    options: &ExportOptions,
+) -> Result<Option<PathBuf>, Error> {
     use prost::Message;
     let total: u64 = (0..g.params.len())
         .map(|i| param_bytes(g, ParamId::from_index(i)))
@@ -801,6 +806,7 @@ pub fn export_to_file(g: &Graph, path: &Path, options: &ExportOptions) -> Result
         .to_string_lossy()
         .into_owned();
     let mut places: Vec<Option<(String, u64)>> = vec![None; g.params.len()];
+    let mut written = None;
     if external {
         let data_name = format!("{file_name}.data");
         let data_path = path.with_file_name(&data_name);
@@ -831,9 +837,10 @@ pub fn export_to_file(g: &Graph, path: &Path, options: &ExportOptions) -> Result
             offset += bytes;
         }
         w.flush().map_err(io(&data_path))?;
+        written = Some(data_path);
     }
     let model = build(g, options, &|p| places[p.index()].clone())?;
     let bytes = model.encode_to_vec();
     std::fs::write(path, bytes).map_err(io(path))?;
-    Ok(())
+    Ok(written)
 }

@@ -1329,6 +1329,63 @@ impl Session<'_> {
                     out,
                 )?;
             }
+            Fused::LayerNorm {
+                x,
+                gamma,
+                beta,
+                eps,
+                axes,
+            } => {
+                let x = self.ir_value(x)?;
+                let t = self.ty(x).clone();
+                let d = t
+                    .last_dim()
+                    .and_then(Dim::fixed)
+                    .ok_or_else(|| format!("layer-norm pattern on {t}"))?;
+                if axes.len() != 1 || fold::axis(axes[0], t.rank()).ok() != Some(t.rank() - 1) {
+                    return Err(format!(
+                        "layer-norm pattern over axes {axes:?} of {t} (the IR normalizes the last axis only)"
+                    )
+                    .into());
+                }
+                let param =
+                    |s: &mut Self, t: &Option<String>, fill: f32, what: &str| -> LResult<ValueId> {
+                        let Some(t) = t else {
+                            let name = s.helper_name(&format!("{out}.{what}"));
+                            s.helpers.remove(&name);
+                            return Ok(s.ir.add_param(
+                                name,
+                                TensorType::fixed(DType::F32, &[d]),
+                                Init::Fill { value: fill },
+                            ));
+                        };
+                        let c = s.konst(t)?.expect("the pattern checked it is constant");
+                        let v = c.to_f32()?;
+                        if v.len() == d as usize
+                            && s.initializer(t).is_some_and(|i| i.dims == [d as i64])
+                        {
+                            return s.ir_value(t);
+                        }
+                        // A scalar or [1, d] constant: broadcast to the [d] the IR wants.
+                        let full: Vec<f32> = match v.len() {
+                            1 => vec![v[0]; d as usize],
+                            n if n == d as usize => v,
+                            n => {
+                                return Err(format!(
+                                    "layer-norm {what} has {n} values for width {d}"
+                                )
+                                .into());
+                            }
+                        };
+                        let name = s.helper_name(&format!("{out}.{what}"));
+                        let c = Const::f32(vec![d as usize], full);
+                        s.set(&name, Val::Const(Rc::new(c.clone())));
+                        s.const_param(&name, &c)
+                    };
+                let g = param(self, gamma, 1.0, "gamma")?;
+                let b = param(self, beta, 0.0, "beta")?;
+                self.emit1(Op::LayerNorm { eps: *eps }, vec![x, g, b], out)?;
+            }
             Fused::Seedchip { op, operands } => {
                 let mut ins = Vec::new();
                 for o in operands {

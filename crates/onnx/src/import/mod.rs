@@ -717,6 +717,29 @@ pub(crate) fn analyze(
         status.insert(i, st);
     }
 
+    // A helper only patterns read (a constant feeding the absorbed nodes) belongs to them.
+    for &i in s.order.iter().rev() {
+        if status.get(&i) != Some(&Status::Unused) {
+            continue;
+        }
+        let mut owner = None;
+        let all = s.node(i).output.iter().filter(|o| !o.is_empty()).all(|o| {
+            s.consumers.get(o.as_str()).is_some_and(|cs| {
+                !cs.is_empty()
+                    && cs.iter().all(|c| match status.get(c) {
+                        Some(Status::Pattern(p)) => {
+                            owner = Some(*p);
+                            true
+                        }
+                        _ => false,
+                    })
+            })
+        });
+        if all && let Some(p) = owner {
+            status.insert(i, Status::Pattern(p));
+        }
+    }
+
     for o in &s.g.output {
         match s.vals.get(&o.name) {
             Some(Val::Ir(v)) => {

@@ -48,6 +48,14 @@ pub(crate) enum Fused {
         self_interaction: bool,
     },
     Bag(Bag),
+    /// LayerNorm spelled out, as exporters write it before opset 17.
+    LayerNorm {
+        x: String,
+        gamma: Option<String>,
+        beta: Option<String>,
+        eps: f32,
+        axes: Vec<i64>,
+    },
     /// A seedchip function call whose body was checked against the exporter's.
     Seedchip {
         op: Op,
@@ -68,6 +76,10 @@ impl Fused {
                 v
             }
             Fused::Seedchip { operands, .. } => operands.iter().map(String::as_str).collect(),
+            Fused::LayerNorm { x, gamma, beta, .. } => std::iter::once(x.as_str())
+                .chain(gamma.as_deref())
+                .chain(beta.as_deref())
+                .collect(),
         }
     }
 
@@ -77,6 +89,7 @@ impl Fused {
             Fused::Dot { .. } => "dot-interaction",
             Fused::Bag(_) => "embedding-bag-loop",
             Fused::Seedchip { .. } => "seedchip-function",
+            Fused::LayerNorm { .. } => "layer-norm",
         }
     }
 }
@@ -103,6 +116,7 @@ pub(crate) fn find(s: &mut Session<'_>) -> Found {
                 "Erf" => gelu(s, i),
                 "Gather" => dot(s, i),
                 "Loop" => bag(s, i),
+                "Sqrt" => layer_norm(s, i),
                 _ => None,
             }
         };
@@ -229,6 +243,86 @@ fn gelu<'m>(s: &mut Session<'m>, erf: usize) -> Option<(Fused, Vec<usize>)> {
     None
 }
 
+/// `ReduceMean` axes (attribute before opset 18, input from 18) when it keeps dims.
+fn mean_axes(s: &mut Session<'_>, n: &NodeProto) -> Option<Vec<i64>> {
+    if n.op_type != "ReduceMean" || n.attr_int("keepdims").unwrap_or(1) != 1 {
+        return None;
+    }
+    match n.input_opt(1) {
+        Some(a) => s.static_const(a)?.known_ints().ok(),
+        None => n.attr_ints("axes").map(<[i64]>::to_vec),
+    }
+}
+
+/// `(x - mean(x)) / sqrt(mean((x - mean(x))²) + eps) * gamma + beta` over the last axis.
+fn layer_norm<'m>(s: &mut Session<'m>, sq: usize) -> Option<(Fused, Vec<usize>)> {
+    let sqrt = s.node(sq);
+    let (ia, add) = s.producer_op(sqrt.input_opt(0)?, "Add")?;
+    if s.uses(&add.output[0]) != 1 {
+        return None;
+    }
+    let (var, eps) = s.with_scalar(add)?;
+    let (iv, vm) = s.producer(&var)?;
+    let axes = mean_axes(s, vm)?;
+    if s.uses(&var) != 1 {
+        return None;
+    }
+    let sqd = vm.input_opt(0)?;
+    let (ip, pw) = s.producer(sqd)?;
+    if s.uses(sqd) != 1 {
+        return None;
+    }
+    let d = match pw.op_type.as_str() {
+        "Pow" if s.scalar(pw.input_opt(1)?) == Some(2.0) => pw.input_opt(0)?,
+        "Mul" if pw.input_opt(0) == pw.input_opt(1) => pw.input_opt(0)?,
+        _ => return None,
+    };
+    let (isub, sub) = s.producer_op(d, "Sub")?;
+    let x = sub.input_opt(0)?;
+    let (im, mean) = s.producer(sub.input_opt(1)?)?;
+    if mean.input_opt(0)? != x || mean_axes(s, mean)? != axes || s.uses(&mean.output[0]) != 1 {
+        return None;
+    }
+    // d feeds the square and the division only.
+    let (idiv, div) = s.sole_consumer(&sqrt.output[0])?;
+    if div.op_type != "Div" || div.input_opt(0)? != d || s.uses(d) != 2 {
+        return None;
+    }
+    let mut nodes = vec![im, isub, ip, iv, ia, sq, idiv];
+    let mut out = div.output[0].as_str();
+    let affine = |s: &mut Session<'m>, op: &str, nodes: &mut Vec<usize>, out: &mut &'m str| {
+        let (i, n) = s.sole_consumer(out)?;
+        if n.op_type != op {
+            return None;
+        }
+        let other = if n.input_opt(0)? == *out {
+            n.input_opt(1)?
+        } else {
+            n.input_opt(0)?
+        };
+        s.static_const(other)?;
+        nodes.push(i);
+        *out = n.output[0].as_str();
+        Some(other.to_string())
+    };
+    let gamma = affine(s, "Mul", &mut nodes, &mut out);
+    let beta = if gamma.is_some() {
+        affine(s, "Add", &mut nodes, &mut out)
+    } else {
+        None
+    };
+    Some((
+        Fused::LayerNorm {
+            x: x.to_string(),
+            gamma,
+            beta,
+            eps,
+            axes,
+        },
+        nodes,
+    ))
+}
+
 /// The row-major lower triangle `i * n + j` for `j < i` (or `j <= i`), DLRM's pair order.
 pub(crate) fn triangle(n: usize, self_interaction: bool) -> Vec<i64> {
     let mut v = Vec::new();
@@ -299,16 +393,16 @@ fn dot<'m>(s: &mut Session<'m>, g: usize) -> Option<(Fused, Vec<usize>)> {
     ))
 }
 
-/// Constants visible inside a loop body: body `Constant`s and initializers.
-fn body_const(body: &GraphProto, t: &str) -> Option<Const> {
+/// Constants visible inside a loop body: body `Constant`s and initializers, then the outer
+/// graph's (a body may read outer constants directly).
+fn body_const(s: &mut Session<'_>, body: &GraphProto, t: &str) -> Option<Const> {
     if let Some(init) = body.initializer.iter().find(|i| i.name == t) {
         return crate::tensor::decode(init, None).ok();
     }
-    let n = body.node.iter().find(|n| n.output.iter().any(|o| o == t))?;
-    if n.op_type == "Constant" {
-        constant_value(n).ok()
-    } else {
-        None
+    match body.node.iter().find(|n| n.output.iter().any(|o| o == t)) {
+        Some(n) if n.op_type == "Constant" => constant_value(n).ok(),
+        Some(_) => None,
+        None => s.static_const(t).map(|c| (*c).clone()),
     }
 }
 
@@ -381,7 +475,7 @@ fn bag<'m>(s: &mut Session<'m>, li: usize) -> Option<(Fused, Vec<usize>)> {
         return None;
     }
     let axes = match red.input_opt(1) {
-        Some(a) => body_const(body, a)?.known_ints().ok()?,
+        Some(a) => body_const(s, body, a)?.known_ints().ok()?,
         None => red.attr_ints("axes")?.to_vec(),
     };
     if axes != [0] {
@@ -406,7 +500,7 @@ fn bag<'m>(s: &mut Session<'m>, li: usize) -> Option<(Fused, Vec<usize>)> {
     used.insert(si);
     for (k, want) in [(3, 0i64), (4, 1)] {
         if let Some(t) = sl.input_opt(k)
-            && body_const(body, t)?.known_ints().ok()? != [want]
+            && body_const(s, body, t)?.known_ints().ok()? != [want]
         {
             return None;
         }
