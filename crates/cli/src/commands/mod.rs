@@ -8,6 +8,7 @@ mod gemm;
 mod infer;
 mod isa;
 pub mod models;
+mod run;
 mod scalesim;
 mod validate;
 
@@ -29,6 +30,9 @@ pub enum Command {
     Scalesim(scalesim::ScaleSimArgs),
     /// Run a model on the f32 reference executor.
     Infer(infer::InferArgs),
+    /// Compile a model and run it on the bit-exact functional simulator; --check compares
+    /// with the f32 reference.
+    Run(run::RunArgs),
     /// The instruction set: every instruction's opcode, queue, dtypes and operand layout.
     Isa(isa::IsaArgs),
     /// Peer models' predictions against measurements (held-out H100 rows, MLPerf); exit 1 if a
@@ -45,6 +49,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Gemm(args) => gemm::run(args),
         Command::Scalesim(args) => scalesim::run(args),
         Command::Infer(args) => infer::run(args),
+        Command::Run(args) => run::run(args),
         Command::Isa(args) => isa::run(args),
         Command::Validate(args) => validate::run(args),
     }

@@ -3,6 +3,7 @@
 mod chip;
 mod infer;
 mod models;
+mod run;
 mod support;
 mod systolic;
 mod validate;

@@ -1,0 +1,529 @@
+//! `seedchip run`: compiles a model for a chip and executes the program on the bit-exact
+//! functional simulator, optionally checking the outputs against the f32 reference.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use seedchip_chip::Precision;
+use seedchip_compiler::{CompileOptions, compile};
+use seedchip_funcsim::{Error as SimError, Limits, Machine, Options as SimOptions, Stats};
+use seedchip_ir::{Dim, Graph, Op, ValueDef};
+use seedchip_ref::{Executor, Options as RefOptions, Tensor, TensorData};
+use serde::Serialize;
+
+use super::chips::load_chip;
+use super::models::{DEFAULT_SEED, load_model};
+use crate::exit::{print_json, print_text, user};
+
+const SCHEMA_VERSION: u32 = 1;
+
+/// Largest relative L2 error of any output against the f32 reference that `--check` accepts,
+/// per precision (docs/isa.md "Running programs"). bf16 keeps 8 significant bits per operand
+/// and int8 quantizes every activation, so their errors are of those orders; fp8 e4m3 keeps 4.
+fn tolerance(p: Precision) -> f64 {
+    match p {
+        Precision::Bf16 => 1e-2,
+        Precision::Int8 => 5e-2,
+        _ => 1e-1,
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// A zoo name or a text-IR (.sir) file.
+    model: String,
+    /// A chip preset or chip TOML file.
+    #[arg(long)]
+    chip: String,
+    /// Operand precision of the matrix units: int8, bf16 or fp8.
+    #[arg(long, default_value = "int8")]
+    precision: String,
+    /// Samples per batch (taken from the inputs when --inputs is given; else 64).
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Seed of procedural weights, calibration and generated inputs.
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    seed: u64,
+    /// Cap every embedding table at this many rows.
+    #[arg(long)]
+    rows_cap: Option<u64>,
+    /// Inputs as .npz, keyed by the model's input names (instead of generated ones).
+    #[arg(long)]
+    inputs: Option<PathBuf>,
+    /// Write the outputs as .npz, keyed by the model's output names.
+    #[arg(long)]
+    save_outputs: Option<PathBuf>,
+    /// Also run the f32 reference and compare: exit 1 if any output's relative L2 error exceeds
+    /// the precision's tolerance (bf16 1e-2, int8 5e-2, fp8 1e-1).
+    #[arg(long)]
+    check: bool,
+    /// Verify that the program is well synchronised (slower).
+    #[arg(long)]
+    check_races: bool,
+    /// Bound on executed instructions.
+    #[arg(long, default_value_t = seedchip_funcsim::DEFAULT_MAX_STEPS)]
+    max_steps: u64,
+    /// Worker threads (results are identical for any count).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Zipf exponent of generated embedding ids (0 = uniform).
+    #[arg(long, default_value_t = 1.0)]
+    alpha: f64,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct OutputSummary {
+    shape: Vec<usize>,
+    min: f64,
+    max: f64,
+    mean: f64,
+    /// FNV-1a 64 of the little-endian f32 bytes (as `infer` prints it).
+    checksum: String,
+}
+
+#[derive(Serialize)]
+struct OutputError {
+    max_abs: f64,
+    mean_abs: f64,
+    rel_l2: f64,
+}
+
+#[derive(Serialize)]
+struct CheckDoc {
+    tolerance_rel_l2: f64,
+    passed: bool,
+    outputs: BTreeMap<String, OutputError>,
+}
+
+#[derive(Serialize)]
+struct ProgramSummary {
+    cores: usize,
+    instructions: usize,
+    bytes: usize,
+}
+
+#[derive(Serialize)]
+struct Seconds {
+    compile: f64,
+    funcsim: f64,
+    reference: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct RunDoc {
+    schema_version: u32,
+    model: String,
+    chip: String,
+    precision: String,
+    batch: usize,
+    seed: u64,
+    inputs: String,
+    program: ProgramSummary,
+    outputs: BTreeMap<String, OutputSummary>,
+    /// FNV-1a 64 over every output's bytes, in output-name order.
+    checksum: String,
+    check: Option<CheckDoc>,
+    stats: Stats,
+    seconds: Seconds,
+    samples_per_s: f64,
+}
+
+fn f32_values(t: &Tensor) -> Vec<f64> {
+    match t.data() {
+        TensorData::F32(v) => v.iter().map(|&x| f64::from(x)).collect(),
+        TensorData::I32(v) => v.iter().map(|&x| f64::from(x)).collect(),
+        TensorData::I64(v) => v.iter().map(|&x| x as f64).collect(),
+    }
+}
+
+fn tensor_bytes(t: &Tensor) -> Vec<u8> {
+    match t.data() {
+        TensorData::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        TensorData::I32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        TensorData::I64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+    }
+}
+
+fn summarize(t: &Tensor) -> OutputSummary {
+    let values = f32_values(t);
+    let n = values.len().max(1) as f64;
+    OutputSummary {
+        shape: t.shape().to_vec(),
+        min: values.iter().copied().fold(f64::INFINITY, f64::min),
+        max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        mean: values.iter().sum::<f64>() / n,
+        checksum: format!("{:016x}", seedchip_isa::fnv1a64(&tensor_bytes(t))),
+    }
+}
+
+/// Errors of `got` against the reference `want`; relative L2 is `‖got − want‖₂ / ‖want‖₂`
+/// (the absolute L2 error when the reference is all zeros).
+fn compare(got: &Tensor, want: &Tensor) -> OutputError {
+    let (g, w) = (f32_values(got), f32_values(want));
+    let (mut max_abs, mut sum_abs, mut err2, mut ref2) = (0f64, 0f64, 0f64, 0f64);
+    for (a, b) in g.iter().zip(&w) {
+        let d = (a - b).abs();
+        // NaN anywhere makes the comparison fail rather than pass silently.
+        max_abs = if d.is_nan() { f64::NAN } else { max_abs.max(d) };
+        sum_abs += d;
+        err2 += d * d;
+        ref2 += b * b;
+    }
+    let n = g.len().max(1) as f64;
+    OutputError {
+        max_abs,
+        mean_abs: sum_abs / n,
+        rel_l2: if ref2 > 0.0 {
+            (err2 / ref2).sqrt()
+        } else {
+            err2.sqrt()
+        },
+    }
+}
+
+fn generated_inputs(
+    graph: &Graph,
+    batch: usize,
+    seed: u64,
+    alpha: f64,
+) -> anyhow::Result<BTreeMap<String, Tensor>> {
+    let options = seedchip_zoo::InputOptions {
+        seed,
+        alpha,
+        ..Default::default()
+    };
+    let workload = seedchip_zoo::GraphWorkload::new(graph, &options).map_err(|e| {
+        user(
+            format!("cannot generate inputs: {e}"),
+            &["pass --inputs FILE.npz"],
+        )
+    })?;
+    let mut out = BTreeMap::new();
+    for t in workload.batch(0, batch) {
+        let shape: Vec<usize> = t.shape.iter().map(|&d| d as usize).collect();
+        let tensor = match t.data {
+            seedchip_zoo::TensorData::F32(v) => Tensor::from_f32(shape, v),
+            seedchip_zoo::TensorData::I32(v) => Tensor::from_i32(shape, v),
+            seedchip_zoo::TensorData::I64(v) => Tensor::from_i64(shape, v),
+        };
+        let tensor = tensor.ok_or_else(|| {
+            anyhow::anyhow!(
+                "internal error: generated input `{}` disagrees with its shape",
+                t.name
+            )
+        })?;
+        out.insert(t.name, tensor);
+    }
+    Ok(out)
+}
+
+/// The batch of an input set: the first dimension of its first non-offsets tensor.
+fn batch_of(inputs: &BTreeMap<String, Tensor>) -> Option<usize> {
+    inputs
+        .iter()
+        .find(|(name, _)| !name.ends_with(".offsets") && !name.ends_with("_offsets"))
+        .or_else(|| inputs.iter().next())
+        .and_then(|(_, t)| t.shape().first().copied())
+}
+
+/// Every embedding index the user supplied must name a row of the table it looks up; checked
+/// against the model (which knows which input feeds which table) before anything runs, so the
+/// error names the table, the input and the element.
+fn check_indices(graph: &Graph, inputs: &BTreeMap<String, Tensor>) -> anyhow::Result<()> {
+    for node in &graph.nodes {
+        if !matches!(node.op, Op::EmbeddingBag { .. } | Op::Embedding) || node.inputs.len() < 2 {
+            continue;
+        }
+        let (table, indices) = (node.inputs[0], node.inputs[1]);
+        if !matches!(graph.value(indices).def, ValueDef::Input(_)) {
+            continue;
+        }
+        let Some(Dim::Fixed(rows)) = graph.ty(table).shape.first().copied() else {
+            continue;
+        };
+        let name = graph.value_name(indices);
+        let Some(values) = inputs.get(name).and_then(Tensor::indices) else {
+            continue;
+        };
+        if let Some((i, &v)) = values
+            .iter()
+            .enumerate()
+            .find(|(_, v)| **v < 0 || **v as u64 >= rows)
+        {
+            return Err(user(
+                format!(
+                    "input `{name}` element {i} is index {v}, outside table `{}` (rows 0..{rows})",
+                    graph.value_name(table)
+                ),
+                &["indices must be in 0..rows of the table they look up"],
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes next to the target and renames, so a failure never leaves a half-written file.
+fn write_npz_atomically(path: &Path, arrays: &BTreeMap<String, Tensor>) -> anyhow::Result<()> {
+    let file_name = path.file_name().ok_or_else(|| {
+        user(
+            format!("--save-outputs {}: not a file path", path.display()),
+            &[],
+        )
+    })?;
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp-{}",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    if let Err(e) = seedchip_ref::npz::write_npz(&tmp, arrays) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(user(format!("cannot write {}: {e}", path.display()), &[]));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        user(format!("cannot write {}: {e}", path.display()), &[])
+    })
+}
+
+fn sim_error(e: SimError) -> anyhow::Error {
+    match e {
+        SimError::Fault(f) => user(
+            format!("the program faulted on the functional simulator: {f}"),
+            &["a fault in a compiled program is a compiler bug unless it names an input"],
+        ),
+        other => user(other.to_string(), &[]),
+    }
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let precision = Precision::parse(&args.precision)
+        .filter(|p| matches!(p, Precision::Int8 | Precision::Bf16 | Precision::Fp8))
+        .ok_or_else(|| {
+            user(
+                format!("unknown precision `{}`", args.precision),
+                &["valid precisions: int8, bf16, fp8"],
+            )
+        })?;
+    if args.threads == Some(0) {
+        return Err(user("--threads must be at least 1", &[]));
+    }
+    let chip = load_chip(&args.chip)?;
+    let graph = load_model(&args.model, args.rows_cap, args.seed)?;
+
+    let (inputs, source) = match &args.inputs {
+        Some(path) => {
+            let inputs = seedchip_ref::npz::read_npz(path)
+                .map_err(|e| user(format!("cannot read inputs {}: {e}", path.display()), &[]))?;
+            if let (Some(want), Some(got)) = (args.batch, batch_of(&inputs))
+                && want != got
+            {
+                return Err(user(
+                    format!("--batch {want} but {} holds batch {got}", path.display()),
+                    &["omit --batch to take it from the inputs"],
+                ));
+            }
+            (inputs, path.display().to_string())
+        }
+        None => {
+            let batch = args.batch.unwrap_or(64);
+            if batch == 0 {
+                return Err(user("--batch must be at least 1", &[]));
+            }
+            (
+                generated_inputs(&graph, batch, args.seed, args.alpha)?,
+                format!("generated (seed {}, zipf alpha {})", args.seed, args.alpha),
+            )
+        }
+    };
+    let batch = batch_of(&inputs).unwrap_or(0);
+    if batch == 0 {
+        return Err(user("the inputs hold an empty batch", &[]));
+    }
+    let declared: Vec<&str> = graph.inputs.iter().map(|&v| graph.value_name(v)).collect();
+    if let Some(name) = inputs.keys().find(|n| !declared.contains(&n.as_str())) {
+        return Err(user(
+            format!(
+                "unknown input `{name}`; the model's inputs are: {}",
+                declared.join(", ")
+            ),
+            &[],
+        ));
+    }
+    check_indices(&graph, &inputs)?;
+
+    let start = Instant::now();
+    let mut options = CompileOptions::new(precision, batch as u32);
+    options.seed = args.seed;
+    let compiled = compile(&graph, &chip, &options).map_err(|e| user(e.to_string(), &[]))?;
+    let compile_s = start.elapsed().as_secs_f64();
+    let program = &compiled.program;
+
+    let sim_options = SimOptions {
+        threads: args.threads,
+        ..SimOptions::default()
+    };
+    let mut machine = Machine::with_options(&chip, program, &sim_options).map_err(sim_error)?;
+    for b in program
+        .bindings
+        .iter()
+        .filter(|b| b.direction == seedchip_isa::Direction::Input)
+    {
+        let t = inputs.get(&b.name).ok_or_else(|| {
+            user(
+                format!(
+                    "the program needs input `{}`, which was not supplied",
+                    b.name
+                ),
+                &[],
+            )
+        })?;
+        machine.write_input(&b.name, t).map_err(sim_error)?;
+    }
+    let limits = Limits {
+        max_steps: args.max_steps,
+        check_races: args.check_races,
+    };
+    let start = Instant::now();
+    let stats = machine
+        .run(&limits)
+        .map_err(|f| sim_error(SimError::Fault(Box::new(f))))?;
+    let funcsim_s = start.elapsed().as_secs_f64();
+
+    let mut outputs = BTreeMap::new();
+    for o in &graph.outputs {
+        let t = machine.read_output(&o.name).map_err(sim_error)?;
+        outputs.insert(o.name.clone(), t);
+    }
+    let mut all_bytes = Vec::new();
+    let mut summaries = BTreeMap::new();
+    for (name, t) in &outputs {
+        all_bytes.extend(tensor_bytes(t));
+        summaries.insert(name.clone(), summarize(t));
+    }
+    if let Some(path) = &args.save_outputs {
+        write_npz_atomically(path, &outputs)?;
+    }
+
+    let (check, reference_s) = if args.check {
+        let ref_options = RefOptions {
+            threads: args.threads,
+            base_dir: Path::new(&args.model).parent().map(Path::to_path_buf),
+            ..RefOptions::default()
+        };
+        let executor = Executor::new(&graph, &ref_options).map_err(|e| user(e.to_string(), &[]))?;
+        let start = Instant::now();
+        let reference = executor
+            .run(&inputs)
+            .map_err(|e| user(e.to_string(), &[]))?;
+        let reference_s = start.elapsed().as_secs_f64();
+        let tolerance_rel_l2 = tolerance(precision);
+        let mut errors = BTreeMap::new();
+        for (name, want) in &reference {
+            if let Some(got) = outputs.get(name) {
+                errors.insert(name.clone(), compare(got, want));
+            }
+        }
+        let passed = errors.len() == reference.len()
+            && errors.values().all(|e| e.rel_l2 <= tolerance_rel_l2);
+        (
+            Some(CheckDoc {
+                tolerance_rel_l2,
+                passed,
+                outputs: errors,
+            }),
+            Some(reference_s),
+        )
+    } else {
+        (None, None)
+    };
+
+    let doc = RunDoc {
+        schema_version: SCHEMA_VERSION,
+        model: graph.name.clone(),
+        chip: chip.name.clone(),
+        precision: precision.name().to_string(),
+        batch,
+        seed: args.seed,
+        inputs: source,
+        program: ProgramSummary {
+            cores: program.code.len(),
+            instructions: program.code.values().map(|c| c.insts.len()).sum(),
+            bytes: program
+                .code
+                .values()
+                .flat_map(|c| &c.insts)
+                .map(|i| i.size())
+                .sum(),
+        },
+        outputs: summaries,
+        checksum: format!("{:016x}", seedchip_isa::fnv1a64(&all_bytes)),
+        check,
+        stats,
+        seconds: Seconds {
+            compile: compile_s,
+            funcsim: funcsim_s,
+            reference: reference_s,
+        },
+        samples_per_s: batch as f64 / funcsim_s.max(1e-12),
+    };
+    let failed = doc.check.as_ref().is_some_and(|c| !c.passed);
+    if args.json {
+        print_json(&doc)?;
+    } else {
+        let s = &doc.stats;
+        let q = |name: &str| s.per_queue.get(name).copied().unwrap_or(0);
+        let mut text = format!(
+            "{} on {} ({}, batch {}): {} instructions in {:.3} s on the functional simulator \
+             ({:.0} samples/s); dma {}, gather {}, mxu {}, vpu {}, ctl {}\ninputs: {}\n",
+            doc.model,
+            doc.chip,
+            doc.precision,
+            doc.batch,
+            s.instructions,
+            doc.seconds.funcsim,
+            doc.samples_per_s,
+            q("dma"),
+            q("gather"),
+            q("mxu"),
+            q("vpu"),
+            q("ctl"),
+            doc.inputs,
+        );
+        for (name, o) in &doc.outputs {
+            text.push_str(&format!(
+                "  {name} {:?}: min {:.6} max {:.6} mean {:.6} checksum {}\n",
+                o.shape, o.min, o.max, o.mean, o.checksum
+            ));
+        }
+        if let Some(c) = &doc.check {
+            for (name, e) in &c.outputs {
+                text.push_str(&format!(
+                    "  check {name}: max abs {:.3e}, mean abs {:.3e}, relative L2 {:.3e} \
+                     (tolerance {:.0e}) {}\n",
+                    e.max_abs,
+                    e.mean_abs,
+                    e.rel_l2,
+                    c.tolerance_rel_l2,
+                    if e.rel_l2 <= c.tolerance_rel_l2 {
+                        "ok"
+                    } else {
+                        "FAILED"
+                    }
+                ));
+            }
+        }
+        if let Some(p) = &args.save_outputs {
+            text.push_str(&format!("wrote {}\n", p.display()));
+        }
+        print_text(&text)?;
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
