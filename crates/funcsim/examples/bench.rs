@@ -1,7 +1,8 @@
 //! Functional-simulator throughput next to the f32 reference, in the same process and on the
 //! same inputs (samples/s), so the ratio is measured under the same machine load.
 //!
-//! `cargo run --release -p seedchip-funcsim --example bench -- [model [precision [batch [chip]]]]`
+//! `cargo run --release -p seedchip-funcsim --features bench --example bench -- [model [precision
+//! [batch [chip]]]]`
 //! Defaults: dlrm-v2, int8, batch 512, seedchip-v1. Compilation is not timed. Inputs are the
 //! zoo's generated batch 0 (Zipf ids, seed 0x5eed); embedding rows are procedural in both
 //! executors. Runs alternate (funcsim, reference) for at least 5 rounds and 10 s; the best and
