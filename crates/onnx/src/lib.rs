@@ -25,6 +25,12 @@ pub use error::{Error, UnsupportedNode};
 pub use export::{ExportOptions, ExternalData, export, export_to_file};
 pub use import::{ImportOptions, MAX_OPSET, MIN_OPSET, import_bytes, import_file, import_model};
 
+/// Encodes a model as `.onnx` bytes.
+pub fn encode(model: &proto::ModelProto) -> Vec<u8> {
+    use prost::Message;
+    model.encode_to_vec()
+}
+
 /// Decodes an ONNX `ModelProto` from bytes. `path` only labels errors.
 pub fn decode(bytes: &[u8], path: &str) -> Result<proto::ModelProto, Error> {
     use prost::Message;

@@ -15,7 +15,7 @@ const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, clap::Args)]
 pub struct InferArgs {
-    /// A zoo name or a text-IR (.sir) file.
+    /// A zoo name, a text-IR (.sir) file or an ONNX (.onnx) file.
     model: String,
     /// Samples per batch (taken from the inputs when --inputs is given).
     #[arg(long)]

@@ -4,10 +4,12 @@
 use std::process::ExitCode;
 
 mod chips;
+mod export;
 mod gemm;
 mod infer;
 mod isa;
 pub mod models;
+mod onnx;
 mod run;
 mod scalesim;
 mod validate;
@@ -30,6 +32,9 @@ pub enum Command {
     Scalesim(scalesim::ScaleSimArgs),
     /// Run a model on the f32 reference executor.
     Infer(infer::InferArgs),
+    /// ONNX tooling: how much of a model imports.
+    #[command(subcommand)]
+    Onnx(onnx::OnnxCommand),
     /// Compile a model and run it on the bit-exact functional simulator; --check compares
     /// with the f32 reference.
     Run(run::RunArgs),
@@ -49,6 +54,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Gemm(args) => gemm::run(args),
         Command::Scalesim(args) => scalesim::run(args),
         Command::Infer(args) => infer::run(args),
+        Command::Onnx(cmd) => onnx::run(cmd),
         Command::Run(args) => run::run(args),
         Command::Isa(args) => isa::run(args),
         Command::Validate(args) => validate::run(args),

@@ -22,7 +22,7 @@ pub struct ModelsArgs {
 pub enum ModelCommand {
     /// Ops, parameters, FLOPs, lookups and bytes per sample of a model.
     Show {
-        /// A zoo name (see `seedchip models`).
+        /// A zoo name (see `seedchip models`), or a .sir or .onnx file.
         model: String,
         /// Cap every embedding table at this many rows (per-sample costs do not change).
         #[arg(long)]
@@ -33,6 +33,8 @@ pub enum ModelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write a model as a standard ONNX file (onnxruntime runs it, Netron opens it).
+    Export(super::export::ExportArgs),
 }
 
 /// Where a `<model>` argument can come from, with the options every command shares.
@@ -46,10 +48,27 @@ pub struct ModelSource {
     pub seed: u64,
 }
 
-/// Resolves a `<model>` argument: a zoo name, or a text-IR file (`.sir`, as `model show --ir`
-/// prints). ONNX files come with the ONNX importer.
+/// Resolves a `<model>` argument: a zoo name, a text-IR file (`.sir`, as `model show --ir`
+/// prints) or an ONNX file (its weights are its own: `seed` only drives generated inputs).
 pub fn load_model(name: &str, rows_cap: Option<u64>, seed: u64) -> anyhow::Result<Graph> {
     let path = std::path::Path::new(name);
+    if name.ends_with(".onnx") {
+        if rows_cap.is_some() {
+            return Err(user(
+                format!("--rows-cap applies to zoo models, not to {name}"),
+                &["export a capped zoo model with `seedchip model export NAME --rows-cap N`"],
+            ));
+        }
+        return seedchip_onnx::import_file(path, &Default::default()).map_err(|e| {
+            let hint: &[&str] = match e {
+                seedchip_onnx::Error::Unsupported { .. } => {
+                    &["`seedchip onnx coverage FILE` classifies every node"]
+                }
+                _ => &[],
+            };
+            user(format!("cannot import {name}: {e}"), hint)
+        });
+    }
     if name.ends_with(".sir") {
         let text = std::fs::read_to_string(path)
             .map_err(|e| user(format!("cannot read model file {name}: {e}"), &[]))?;
@@ -177,12 +196,15 @@ struct ShowDoc<'a> {
 }
 
 pub fn run_model(cmd: ModelCommand) -> anyhow::Result<ExitCode> {
-    let ModelCommand::Show {
-        model,
-        rows_cap,
-        ir,
-        json,
-    } = cmd;
+    let (model, rows_cap, ir, json) = match cmd {
+        ModelCommand::Show {
+            model,
+            rows_cap,
+            ir,
+            json,
+        } => (model, rows_cap, ir, json),
+        ModelCommand::Export(args) => return super::export::run(args),
+    };
     let g = load_model(&model, rows_cap, DEFAULT_SEED)?;
     if ir {
         print_text(&seedchip_ir::print(&g))?;

@@ -3,6 +3,7 @@
 mod chip;
 mod infer;
 mod models;
+mod onnx;
 mod run;
 mod support;
 mod systolic;
