@@ -34,6 +34,31 @@ fn narrow_format(dtype: DType) -> Option<(&'static FloatFormat, Overflow)> {
     }
 }
 
+/// bf16 → f32: the upper half of the f32 bits (exact), NaN canonical. The same as
+/// `numerics::BF16.decode` (tested on every code), without its generic format logic.
+#[inline]
+fn bf16_decode(h: u16) -> f32 {
+    if h & 0x7fff > 0x7f80 {
+        CANONICAL_NAN
+    } else {
+        f32::from_bits(u32::from(h) << 16)
+    }
+}
+
+/// f32 → bf16, round to nearest even, overflow to ±∞, NaN canonical: the same as
+/// `numerics::BF16.encode(x, NonSaturating)` (tested), in three integer operations. Adding
+/// `0x7fff` plus the kept part's lowest bit rounds the discarded half to nearest, ties to even;
+/// a carry into the exponent is the correct next binade (or ∞ past the largest finite value).
+#[inline]
+fn bf16_encode(x: f32) -> u16 {
+    let b = x.to_bits();
+    if b & 0x7fff_ffff > 0x7f80_0000 {
+        0x7fc0
+    } else {
+        ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
+    }
+}
+
 /// Whether values of this type are computed on as f32.
 pub(crate) fn is_float(dtype: DType) -> bool {
     matches!(
@@ -54,13 +79,14 @@ pub(crate) fn to_f32(dtype: DType, bytes: &[u8]) -> Vec<f32> {
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect(),
-        DType::Bf16 | DType::F16 => {
-            let (f, _) = narrow_format(dtype).expect("16-bit float");
-            bytes
-                .chunks_exact(2)
-                .map(|c| f.decode(u32::from(u16::from_le_bytes([c[0], c[1]]))))
-                .collect()
-        }
+        DType::Bf16 => bytes
+            .chunks_exact(2)
+            .map(|c| bf16_decode(u16::from_le_bytes([c[0], c[1]])))
+            .collect(),
+        DType::F16 => bytes
+            .chunks_exact(2)
+            .map(|c| F16.decode(u32::from(u16::from_le_bytes([c[0], c[1]]))))
+            .collect(),
         DType::E4m3 | DType::E5m2 => {
             let (f, _) = narrow_format(dtype).expect("8-bit float");
             // 256 codes: decode through a table.
@@ -161,11 +187,17 @@ pub(crate) fn from_f32(dtype: DType, vals: &[f32]) -> Vec<u8> {
             }
             out
         }
-        DType::Bf16 | DType::F16 => {
-            let (f, o) = narrow_format(dtype).expect("16-bit float");
-            let mut out = Vec::with_capacity(vals.len() * 2);
-            for &v in vals {
-                out.extend_from_slice(&(f.encode(v, o) as u16).to_le_bytes());
+        DType::Bf16 => {
+            let mut out = vec![0u8; vals.len() * 2];
+            for (o, &v) in out.chunks_exact_mut(2).zip(vals) {
+                o.copy_from_slice(&bf16_encode(v).to_le_bytes());
+            }
+            out
+        }
+        DType::F16 => {
+            let mut out = vec![0u8; vals.len() * 2];
+            for (o, &v) in out.chunks_exact_mut(2).zip(vals) {
+                o.copy_from_slice(&(F16.encode(v, Overflow::NonSaturating) as u16).to_le_bytes());
             }
             out
         }
@@ -267,6 +299,39 @@ mod tests {
             to_i32(DType::I32, &from_f32(DType::I32, &big)),
             vec![i32::MAX, i32::MIN, 2_147_483_520]
         );
+    }
+
+    #[test]
+    fn bf16_fast_paths_equal_the_numerics_conversions() {
+        for h in 0..=u16::MAX {
+            assert_eq!(
+                bf16_decode(h).to_bits(),
+                BF16.decode(u32::from(h)).to_bits(),
+                "{h:#06x}"
+            );
+        }
+        // Every f32 exponent and sign with varied mantissas, plus the edges.
+        let mut bits: Vec<u32> = (0..=u32::MAX).step_by(4093).collect();
+        bits.extend([
+            0,
+            0x8000_0000,
+            0x7f7f_ffff,
+            0x7f7f_8000,
+            0x7f7f_7fff,
+            0x7f80_0000,
+            1,
+            0x8000_8000,
+            0x0000_8000,
+            0x0001_8000,
+        ]);
+        for b in bits {
+            let x = f32::from_bits(b);
+            assert_eq!(
+                u32::from(bf16_encode(x)),
+                BF16.encode(x, Overflow::NonSaturating),
+                "{b:#010x}"
+            );
+        }
     }
 
     #[test]
