@@ -613,15 +613,50 @@ impl Shadow {
         }
         self.split(start);
         self.split(end);
-        // Fill gaps with empty segments so every byte of the range has a record.
-        let mut cursor = start;
-        let keys: Vec<u64> = self.segs.range(start..end).map(|(&k, _)| k).collect();
-        let mut gaps = Vec::new();
-        for k in &keys {
-            if *k > cursor {
-                gaps.push((cursor, *k));
+        if write {
+            // Conflicts with everything recorded in the range, then one record replaces them.
+            let mut old = Vec::new();
+            for (&k, seg) in self.segs.range(start..end) {
+                if let Some(w) = seg.write {
+                    if w != id {
+                        conflict(w);
+                    }
+                }
+                for &r in &seg.reads {
+                    if r != id {
+                        conflict(r);
+                    }
+                }
+                old.push(k);
             }
-            cursor = self.segs[k].end;
+            for k in old {
+                self.segs.remove(&k);
+            }
+            self.segs.insert(
+                start,
+                Seg {
+                    end,
+                    write: Some(id),
+                    reads: Vec::new(),
+                },
+            );
+            return;
+        }
+        let mut cursor = start;
+        let mut gaps = Vec::new();
+        for (&k, seg) in self.segs.range_mut(start..end) {
+            if k > cursor {
+                gaps.push((cursor, k));
+            }
+            cursor = seg.end;
+            if let Some(w) = seg.write {
+                if w != id {
+                    conflict(w);
+                }
+            }
+            seg.reads
+                .retain(|r| (r.core, r.queue) != (id.core, id.queue));
+            seg.reads.push(id);
         }
         if cursor < end {
             gaps.push((cursor, end));
@@ -631,54 +666,10 @@ impl Shadow {
                 s,
                 Seg {
                     end: e,
-                    ..Seg::default()
+                    write: None,
+                    reads: vec![id],
                 },
             );
-        }
-        let keys: Vec<u64> = self.segs.range(start..end).map(|(&k, _)| k).collect();
-        for k in keys {
-            let seg = self.segs.get_mut(&k).expect("present");
-            if let Some(w) = seg.write {
-                if w != id {
-                    conflict(w);
-                }
-            }
-            if write {
-                for &r in &seg.reads {
-                    if r != id {
-                        conflict(r);
-                    }
-                }
-                seg.write = Some(id);
-                seg.reads.clear();
-            } else {
-                seg.reads
-                    .retain(|r| (r.core, r.queue) != (id.core, id.queue));
-                seg.reads.push(id);
-            }
-        }
-        self.coalesce(start, end);
-    }
-
-    /// Merges neighbours with identical records, so repeated whole-buffer accesses do not
-    /// fragment the map.
-    fn coalesce(&mut self, start: u64, end: u64) {
-        let first = self
-            .segs
-            .range(..start)
-            .next_back()
-            .map_or(start, |(&k, _)| k);
-        let keys: Vec<u64> = self.segs.range(first..=end).map(|(&k, _)| k).collect();
-        for k in keys {
-            let Some(seg) = self.segs.get(&k).cloned() else {
-                continue;
-            };
-            if let Some((&pk, prev)) = self.segs.range(..k).next_back() {
-                if prev.end == k && prev.write == seg.write && prev.reads == seg.reads {
-                    self.segs.get_mut(&pk).expect("present").end = seg.end;
-                    self.segs.remove(&k);
-                }
-            }
         }
     }
 }

@@ -18,8 +18,8 @@ fn zoo(name: &str, rows_cap: u64) -> seedchip_ir::Graph {
 fn options(p: Precision, batch: u32) -> CompileOptions {
     let mut o = CompileOptions::new(p, batch);
     o.verify = true;
-    o.calibration_samples = 32;
-    o.profile_samples = 256;
+    o.calibration_samples = 4;
+    o.profile_samples = 64;
     o
 }
 
