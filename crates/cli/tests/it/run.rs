@@ -160,3 +160,57 @@ fn bad_arguments_are_usage_errors() {
     let o = seedchip(&["run", "dlrm-v1", "--chip", "seedchip-v1", "--batch", "0"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Output checksums of three (model, chip, precision) programs are committed: a change to the
+/// compiler, funcsim, numerics or the weight contract that alters any output bit shows up here.
+/// After an intended change, `SEEDCHIP_BLESS=1 cargo test -p seedchip-cli --test it golden`
+/// rewrites `run_goldens.txt`.
+#[test]
+fn golden_output_checksums() {
+    let path = repo_root().join("crates/cli/tests/it/run_goldens.txt");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let bless = std::env::var("SEEDCHIP_BLESS").is_ok_and(|v| v == "1");
+    let mut out = String::new();
+    let mut mismatches = Vec::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if line.starts_with('#') || fields.is_empty() {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let [model, chip, precision, batch, rows_cap, want] = fields[..] else {
+            panic!("bad golden line: {line}");
+        };
+        let o = seedchip(&[
+            "run",
+            model,
+            "--chip",
+            chip,
+            "--precision",
+            precision,
+            "--batch",
+            batch,
+            "--rows-cap",
+            rows_cap,
+            "--json",
+        ]);
+        let got = json(&o)["checksum"].as_str().unwrap().to_string();
+        if got != want {
+            mismatches.push(format!(
+                "{model} {chip} {precision}: {got} (committed {want})"
+            ));
+        }
+        out.push_str(&format!(
+            "{model} {chip} {precision} {batch} {rows_cap} {got}\n"
+        ));
+    }
+    if bless {
+        std::fs::write(&path, out).unwrap();
+    } else {
+        assert!(
+            mismatches.is_empty(),
+            "outputs changed (SEEDCHIP_BLESS=1 accepts): {mismatches:#?}"
+        );
+    }
+}
