@@ -118,3 +118,22 @@ impl AttributeProto {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The bindings were generated from the schema in the repository (regenerate with
+    /// `cargo xtask gen-proto`; `--check` also compares the generated text).
+    #[test]
+    fn bindings_match_the_schema() {
+        let schema = include_bytes!("../proto/onnx.proto3");
+        let hash = schema.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        let generated = include_str!("generated/onnx.rs");
+        let want = format!("// onnx.proto3 fnv1a64: {hash:016x}");
+        assert!(
+            generated.lines().take(5).any(|l| l == want),
+            "crates/onnx/src/generated/onnx.rs is stale: run `cargo xtask gen-proto`"
+        );
+    }
+}
