@@ -98,10 +98,14 @@ pub fn run(
                 lir.tables.len()
             ),
             detail: format!(
-                "needs {:.2} GB of off-chip memory, the chip has {:.2} GB; cap the tables \
-                 (--rows-cap) or use int8 row-wise tables",
+                "needs {:.2} GB of off-chip memory, the chip has {:.2} GB; cap the tables{}",
                 need as f64 / 1e9,
-                target.hbm_bytes as f64 / 1e9
+                target.hbm_bytes as f64 / 1e9,
+                if format == DType::Emb8 {
+                    ""
+                } else {
+                    " or store them as int8 row-wise (emb8)"
+                }
             ),
         });
     }
