@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 mod chips;
+mod compile;
 mod export;
 mod gemm;
 mod infer;
@@ -35,6 +36,8 @@ pub enum Command {
     /// ONNX tooling: how much of a model imports.
     #[command(subcommand)]
     Onnx(onnx::OnnxCommand),
+    /// Compile a model for a chip into a SCISA program (.scp), optionally with its listing.
+    Compile(compile::CompileArgs),
     /// Compile a model and run it on the bit-exact functional simulator; --check compares
     /// with the f32 reference.
     Run(run::RunArgs),
@@ -55,6 +58,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Scalesim(args) => scalesim::run(args),
         Command::Infer(args) => infer::run(args),
         Command::Onnx(cmd) => onnx::run(cmd),
+        Command::Compile(args) => compile::run(args),
         Command::Run(args) => run::run(args),
         Command::Isa(args) => isa::run(args),
         Command::Validate(args) => validate::run(args),

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `seedchip` binary: the CLI contract (names, JSON, exit codes).
 
 mod chip;
+mod compile;
 mod infer;
 mod models;
 mod onnx;
