@@ -1173,7 +1173,7 @@ impl Session<'_> {
             return Err(Fail::Poisoned);
         }
         match (data, idx) {
-            (Val::Ir(x), Val::Ir(_) | Val::Init { .. } | Val::Const(_)) if !matches!(self.val(it)?, Val::Ir(_)) => {
+            (Val::Ir(x), Val::Init { .. } | Val::Const(_)) => {
                 // Constant indices into an activation: slices.
                 let c = self.konst(it)?.expect("constant");
                 let t = self.ty(x).clone();
@@ -1416,8 +1416,8 @@ fn split_sizes(
                 Some(k) if opset >= 18 => u64::try_from(k).map_err(|_| "negative num_outputs")?,
                 _ => outs,
             };
-            if parts == 0 {
-                return Err("Split into zero parts".into());
+            if parts == 0 || parts != outs {
+                return Err(format!("Split into {parts} parts with {outs} outputs"));
             }
             let chunk = len.div_ceil(parts);
             (0..parts)

@@ -690,6 +690,7 @@ pub(crate) fn analyze(
         let st = match result {
             Ok(st) => st,
             Err(Fail::Fatal(e)) => return Err(e),
+            Err(Fail::Poisoned) if fused.contains_key(&i) => Status::Blocked,
             Err(Fail::Poisoned) => match lower::static_support(node, s.opset_of(&node.domain)) {
                 Ok(()) => Status::Blocked,
                 Err(reason) => Status::Unsupported(reason),

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""The f32 reference executor against onnxruntime (CPU, same thread count) on exported zoo models.
+
+For each model: `seedchip model export MODEL --rows-cap CAP` writes the ONNX file; for each
+batch, random inputs (uniform ids below each table's rows, normal dense features) go to both
+engines. onnxruntime: one session (intra-op threads = T, sequential), 2 warm-up runs, median of 5.
+seedchip: `seedchip infer FILE.onnx --inputs ... --threads T --json`, the executor's own run time,
+best of 3 processes. Prints a table and the ratio onnxruntime / ref (> 1: ref is faster).
+
+Usage (release build, from the repository root):
+    cargo build --release -p seedchip-cli
+    /tmp/onnxenv/bin/python crates/onnx/bench/ref_vs_onnxruntime.py --seedchip target/release/seedchip
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import statistics
+import tempfile
+import time
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+
+def table_rows(model):
+    dims = {t.name: list(t.dims) for t in model.graph.initializer}
+    rows = {}
+    for node in model.graph.node:
+        if node.op_type == "Gather" and node.input[0] in dims and len(node.input) > 1:
+            rows[node.input[1]] = min(rows.get(node.input[1], 1 << 62), dims[node.input[0]][0])
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seedchip", required=True)
+    ap.add_argument("--models", default="dlrm-v2,rm2,dlrm-v1")
+    ap.add_argument("--batches", default="64,512,4096")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--rows-cap", type=int, default=20000)
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models.split(","):
+            path = os.path.join(tmp, f"{name}.onnx")
+            subprocess.run([args.seedchip, "model", "export", name, "-o", path, "--rows-cap",
+                            str(args.rows_cap)], check=True, capture_output=True)
+            meta = onnx.load(path, load_external_data=False)
+            rows = table_rows(meta)
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = args.threads
+            opts.inter_op_num_threads = 1
+            opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+            for batch in [int(b) for b in args.batches.split(",")]:
+                feeds = {}
+                for vi in meta.graph.input:
+                    t = vi.type.tensor_type
+                    shape = [batch if d.dim_param else d.dim_value for d in t.shape.dim]
+                    if t.elem_type == onnx.TensorProto.FLOAT:
+                        feeds[vi.name] = rng.standard_normal(shape).astype(np.float32)
+                    else:
+                        feeds[vi.name] = rng.integers(0, rows[vi.name], size=shape).astype(np.int64)
+                for _ in range(2):
+                    sess.run(None, feeds)
+                times = []
+                for _ in range(5):
+                    t0 = time.perf_counter()
+                    sess.run(None, feeds)
+                    times.append(time.perf_counter() - t0)
+                ort_s = statistics.median(times)
+                inp = os.path.join(tmp, "inputs.npz")
+                np.savez(inp, **feeds)
+                ref_s = min(
+                    json.loads(subprocess.run(
+                        [args.seedchip, "infer", path, "--inputs", inp, "--threads",
+                         str(args.threads), "--json"],
+                        check=True, capture_output=True, text=True).stdout)["seconds"]
+                    for _ in range(3))
+                r = {"model": name, "batch": batch, "threads": args.threads,
+                     "onnxruntime_ms": ort_s * 1e3, "ref_ms": ref_s * 1e3,
+                     "ratio": ort_s / ref_s}
+                results.append(r)
+                print(f"{name:<10} batch {batch:>5}: onnxruntime {r['onnxruntime_ms']:9.2f} ms, "
+                      f"ref {r['ref_ms']:9.2f} ms, ratio {r['ratio']:.2f}", flush=True)
+    print(json.dumps({"schema_version": 1, "rows_cap": args.rows_cap,
+                      "onnxruntime": ort.__version__, "results": results}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
