@@ -35,7 +35,7 @@ use seedchip_isa::{Addr, DType, Direction, Inst, Instruction, Program, Queue, Se
 use crate::energy::{self, Actions, EnergyOptions, EnergyParams};
 use crate::event::{Cycle, EventQueue};
 use crate::mem::{FastMemory, MemConfig};
-use crate::shadow::{Region, Shadow};
+use crate::shadow::{Block, Region, Shadow};
 use crate::units::memctl::{MemCtl, MemoryMode};
 use crate::units::mxu::{MatmulCost, MatmulError, MatrixGroup, MxuState, matmul_cost};
 use crate::units::sram::{Pattern2d, SharedSram};
@@ -1114,15 +1114,17 @@ impl<'a> Sim<'a> {
                 dst_stride_bytes,
                 src_stride_bytes,
             } => {
-                for r in 0..u64::from(rows) {
-                    self.shadow.copy(
-                        region(core, dst),
-                        dst.offset + r * u64::from(dst_stride_bytes),
-                        region(core, src),
-                        src.offset + r * u64::from(src_stride_bytes),
-                        u64::from(row_bytes),
-                    );
-                }
+                let block = |a: Addr, stride: u32| Block {
+                    region: region(core, a),
+                    addr: a.offset,
+                    stride: u64::from(stride),
+                };
+                self.shadow.copy_2d(
+                    block(dst, dst_stride_bytes),
+                    block(src, src_stride_bytes),
+                    u64::from(rows),
+                    u64::from(row_bytes),
+                );
             }
             Inst::VpuCopy {
                 dtype,

@@ -170,6 +170,16 @@ pub struct MemCtl {
     /// Memory cycles per core cycle, × 2^20.
     ratio: u64,
     outstanding: u64,
+    /// Writes submitted and not yet drained; ids of writes (bit per request id).
+    outstanding_writes: u64,
+    is_write: Vec<bool>,
+    /// The memory cycle the model has been advanced to.
+    frontier: u64,
+    /// Cycles from a READ command to the end of its data, plus the controller latency: no
+    /// read whose last READ has not issued can complete sooner after the frontier.
+    read_floor: u64,
+    /// The same for any request (writes have a short write latency).
+    any_floor: u64,
     requests: u64,
     bytes_read: u64,
     bytes_written: u64,
@@ -187,6 +197,9 @@ impl MemCtl {
     ) -> Result<MemCtl, crate::mem::Error> {
         let core_ns = 1000.0 / clock_mhz;
         let ratio = (core_ns / cfg.tck_ns * f64::from(1u32 << RATIO_BITS)).round() as u64;
+        let t = &cfg.timing;
+        let read_floor = u64::from(t.tcl + t.tburst + cfg.controller_latency_cycles);
+        let any_floor = u64::from(t.tcl.min(t.tcwl) + t.tburst + cfg.controller_latency_cycles);
         let backend = match mode {
             MemoryMode::Detailed => Backend::Detailed(Box::new(DetailedMemory::new(cfg.clone())?)),
             MemoryMode::Fast => {
@@ -216,6 +229,11 @@ impl MemCtl {
             backend,
             ratio: ratio.max(1),
             outstanding: 0,
+            outstanding_writes: 0,
+            is_write: Vec::new(),
+            frontier: 0,
+            read_floor,
+            any_floor,
             requests: 0,
             bytes_read: 0,
             bytes_written: 0,
@@ -259,13 +277,20 @@ impl MemCtl {
 
     /// Adds a request made at core cycle `now` (non-decreasing across calls); returns its id.
     pub fn submit(&mut self, now: Cycle, addr: u64, bytes: u32, write: bool) -> u32 {
-        // Everything before `now` is decided (the kernel only submits at the current cycle),
-        // so the model may catch up first; this keeps an idle model from being stepped
-        // forward from a stale frontier.
-        self.advance(now);
+        // An idle model catches up first (everything before `now` is decided), so the kernel
+        // never steps it forward from a stale frontier; a busy one is kept within its minimum
+        // latency of the kernel by `Sim::run`, and advancing it here on every request would
+        // cost a pass over all its pseudo-channels each time.
+        if !self.busy() {
+            self.advance(now);
+        }
         let arrival = self.to_mem(now);
         self.outstanding += 1;
         self.requests += 1;
+        self.is_write.push(write);
+        if write {
+            self.outstanding_writes += 1;
+        }
         if write {
             self.bytes_written += u64::from(bytes);
         } else {
@@ -300,9 +325,24 @@ impl MemCtl {
     }
 
     /// No request not yet drained completes before this core cycle.
+    ///
+    /// The detailed model's own bound allows for a write issued at its frontier (write latency
+    /// is a few cycles); with no write outstanding, a read's READ-to-data time bounds it, which
+    /// lets the kernel advance the memory in steps several times longer.
     pub fn lower_bound(&self) -> Cycle {
         let mem = match &self.backend {
-            Backend::Detailed(m) => m.completion_lower_bound(),
+            Backend::Detailed(m) => {
+                let own = m.completion_lower_bound();
+                // Below the frontier's bound, the model holds a determined completion: use it.
+                // At the frontier's bound, only undetermined requests remain, and with no
+                // write among them the read bound holds.
+                let undetermined = self.frontier.saturating_add(self.any_floor);
+                if self.outstanding_writes == 0 && own >= undetermined {
+                    own.max(self.frontier.saturating_add(self.read_floor))
+                } else {
+                    own
+                }
+            }
             Backend::Fast(f) => {
                 let pending = f.ready.peek().map_or(u64::MAX, |r| r.0.0);
                 pending.min(f.frontier.saturating_add(f.min_latency as u64))
@@ -315,6 +355,7 @@ impl MemCtl {
     /// it).
     pub fn advance(&mut self, t: Cycle) {
         let m = self.to_mem(t);
+        self.frontier = self.frontier.max(m);
         match &mut self.backend {
             Backend::Detailed(d) => d.advance_to(m),
             Backend::Fast(f) => f.frontier = f.frontier.max(m),
@@ -341,6 +382,11 @@ impl MemCtl {
             e.0 = ((u128::from(e.0) << RATIO_BITS).div_ceil(u128::from(self.ratio))) as u64;
         }
         self.outstanding -= (out.len() - before) as u64;
+        for e in &out[before..] {
+            if self.is_write[e.1 as usize] {
+                self.outstanding_writes -= 1;
+            }
+        }
     }
 
     pub fn summary(&self) -> MemorySummary {
