@@ -13,6 +13,7 @@ pub mod models;
 mod onnx;
 mod run;
 mod scalesim;
+mod sim;
 mod validate;
 
 #[derive(Debug, clap::Subcommand)]
@@ -41,6 +42,9 @@ pub enum Command {
     /// Compile a model and run it on the bit-exact functional simulator; --check compares
     /// with the f32 reference.
     Run(run::RunArgs),
+    /// Compile a model and time it: latency, throughput, unit activity, memory, energy,
+    /// roofline fraction; --trace writes a Perfetto trace.
+    Sim(sim::SimArgs),
     /// The instruction set: every instruction's opcode, queue, dtypes and operand layout.
     Isa(isa::IsaArgs),
     /// Peer models' predictions against measurements (held-out H100 rows, MLPerf); exit 1 if a
@@ -60,6 +64,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Onnx(cmd) => onnx::run(cmd),
         Command::Compile(args) => compile::run(args),
         Command::Run(args) => run::run(args),
+        Command::Sim(args) => sim::run(args),
         Command::Isa(args) => isa::run(args),
         Command::Validate(args) => validate::run(args),
     }
