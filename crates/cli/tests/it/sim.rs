@@ -146,3 +146,26 @@ fn usage_errors_exit_2() {
     let out = seedchip(&["sim", "deepfm", "--chip", "no-such-chip", "--batch", "8"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The timing model takes gather ids from its data-movement shadow, not from funcsim: the two
+/// must see the same lookups, the same cache hits and the same MACs.
+#[test]
+fn timing_sees_what_funcsim_executes() {
+    let sim = json(&seedchip(&args(&["--json"])));
+    let mut run_args: Vec<&str> = args(&["--json"]);
+    run_args[0] = "run";
+    let run = json(&seedchip(&run_args));
+    let stats = &run["stats"];
+    let g = &sim["sim"]["gather"];
+    assert!(g["lookups"].as_u64().unwrap() > 0);
+    assert_eq!(g["lookups"], stats["gather_rows"]);
+    assert_eq!(g["cached_lookups"], stats["gather_cached_rows"]);
+    let macs: u64 = sim["sim"]["matrix"]["macs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(macs, stats["macs"].as_u64().unwrap());
+    assert_eq!(sim["program"]["instructions"], stats["instructions"]);
+}

@@ -1305,6 +1305,7 @@ impl<'a> Sim<'a> {
             coalesced: k.lookups - k.rows_fetched,
             cache_hits: k.cache_hits,
             cache_hit_rate: ratio(k.cache_hits, k.rows_fetched),
+            cached_lookups: k.cached_lookups,
             cache_hit_rate_lookups: ratio(k.cached_lookups, k.lookups),
             rows_from_memory: k.rows_from_memory,
             bytes_from_memory: k.bytes_from_memory,

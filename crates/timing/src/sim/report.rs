@@ -98,7 +98,9 @@ pub struct GatherReport {
     pub cache_hits: u64,
     /// `cache_hits / rows_fetched`.
     pub cache_hit_rate: f64,
-    /// Lookups whose row was cached, over all lookups.
+    /// Lookups whose row was cached (funcsim's `gather_cached_rows`).
+    pub cached_lookups: u64,
+    /// `cached_lookups / lookups`.
     pub cache_hit_rate_lookups: f64,
     pub rows_from_memory: u64,
     pub bytes_from_memory: u64,
