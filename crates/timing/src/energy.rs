@@ -59,10 +59,13 @@ pub struct EnergyOptions {
     pub logic: LogicEnergy,
     /// Energy of a processing element beyond its multiplier and adder — operand, weight and
     /// partial-sum pipeline registers, in-array wires, the array's clock tree — as a multiple of
-    /// the datapath energy. The tables of D.1/D.2 are datapath only; a systolic PE latches about
-    /// 40–60 bits per cycle (Aladdin: 0.009 pJ/bit per register bit at 40 nm, D.2c, i.e. about
-    /// the int8 MAC's own energy) and the clock tree adds as much again. Checked against three
-    /// published chips (tests `energy_power_matches_published_chips`): 2.0.
+    /// the datapath energy. The tables of D.1/D.2 are datapath only. A systolic PE latches about
+    /// 50 bits per cycle (activation, weight, partial sum); at Aladdin's 0.009 pJ per register
+    /// bit at 40 nm (D.2c), scaled to 7 nm by Stillmaker–Baas (0.119, D.2b), that is 0.054 pJ,
+    /// about half the int8 MAC's 0.10 pJ; the array's clock tree adds about as much again.
+    /// Default 1.25, checked against three published chips by the test
+    /// `energy_power_matches_published_chips` (TPU v1 45 W against ~40 W busy, MTIA v1 30 W
+    /// against 25 W, TPU v4i 135 W against 175 W: all within 30 %, one parameter set).
     pub pe_overhead: f64,
     /// Static (leakage and always-on) power as a fraction of TDP (U: 7 nm-class accelerators
     /// leak 10–30 % of their power budget). Default 0.2.
