@@ -57,7 +57,8 @@ pub struct CompileOptions {
     pub table_format: TableFormat,
     /// Use at most this many cores (default: what the cost model picks, up to all).
     pub max_cores: Option<u32>,
-    /// Calibration samples run through the f32 reference for int8/fp8.
+    /// Most samples run through the f32 reference to calibrate int8/fp8 activations; fewer
+    /// when a sample costs many MACs (about 2^32 MACs in all, at least 64 samples).
     pub calibration_samples: u32,
     /// Samples generated to profile embedding-row popularity for the hot-row cache.
     pub profile_samples: u32,
@@ -75,7 +76,7 @@ impl CompileOptions {
             seed: 0,
             table_format: TableFormat::Auto,
             max_cores: None,
-            calibration_samples: 256,
+            calibration_samples: 4096,
             profile_samples: 4096,
             max_cache_fills: 1024,
             verify: cfg!(debug_assertions),

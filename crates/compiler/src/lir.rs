@@ -279,6 +279,8 @@ pub struct Tensor {
     pub dtype: DType,
     /// Real value of one code step for quantized (`i8`, `e4m3`) tensors.
     pub scale: Option<f32>,
+    /// Code of real 0 for quantized tensors (-128 for non-negative int8 ones, else 0).
+    pub zero_point: i32,
     /// IR values whose elements this tensor holds (calibration ranges come from them).
     pub sources: Vec<String>,
 }
@@ -429,10 +431,12 @@ pub enum OutConv {
     /// Keep f32.
     None,
     Bf16,
-    /// Multiply by `inv_scale` then convert (round to nearest even, saturate) to `i8`/`e4m3`.
+    /// Multiply by `inv_scale`, add the zero point (a one-element f32 constant), then
+    /// convert (round to nearest even, saturate) to `i8`/`e4m3`.
     Quant {
         to: DType,
         inv_scale: f32,
+        zero_point: Option<ConstId>,
     },
 }
 
@@ -443,6 +447,9 @@ pub struct Requant {
     pub bias: Option<ConstId>,
     pub multipliers: ConstId,
     pub shifts: ConstId,
+    /// Zero point of the result (the consumer's).
+    pub zero_point: i32,
+    /// ReLU on the codes; not needed when the zero point is the lowest code (the clamp is it).
     pub relu: bool,
 }
 
@@ -579,6 +586,7 @@ impl Lir {
             per_sample,
             dtype,
             scale: None,
+            zero_point: 0,
             sources: Vec::new(),
         });
         TensorId(self.tensors.len() as u32 - 1)

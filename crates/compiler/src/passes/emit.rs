@@ -3,7 +3,7 @@
 //! HBM layout, each block 64-byte aligned:
 //!
 //! ```text
-//! [GEMM weights, tile-major] [vector constants] [embedding tables] [inputs] [outputs]
+//! [GEMM weights, tile-major] [vector constants] [embedding tables (4 KiB aligned)] [inputs] [outputs]
 //! ```
 //!
 //! Weights are stored tile-major in the order the GEMM streams them (column block by column
@@ -56,10 +56,14 @@ pub fn layout(lir: &Lir, t: &Target, mem: &MemPlan, batch: u64) -> Result<HbmLay
     }
     l.consts_at = at;
     at = align(at + mem.consts_bytes);
+    // Tables start on 4 KiB boundaries: DRAM-page friendly, and no table shares a page with
+    // the data segments, which a loader writes before it registers procedural tables.
     for tb in &lir.tables {
+        at = at.div_ceil(4096) * 4096;
         l.table_at.push(at);
         at = align(at + tb.rows * row_bytes(tb.dtype, tb.dim));
     }
+    at = at.div_ceil(4096) * 4096;
     for io in &lir.inputs {
         l.input_at.push(at);
         at = align(at + io_bytes(&io.shape, batch));

@@ -9,8 +9,8 @@
 //! ReLU on the int8 codes (docs/numerics.md), never leaving the integer domain.
 
 use crate::Error;
-use crate::lir::{Base, ConstData, KOp, Lir, MatPrecision, OutConv, Requant, TensorId, VOp, View};
-use crate::passes::quantize::requant_params;
+use crate::lir::{Base, KOp, Lir, MatPrecision, OutConv, Requant, TensorId, VOp, View};
+use crate::passes::quantize::{requant_params, weight_column_sums};
 use seedchip_ir::Activation;
 
 /// Kernels that read tensor `t` (by index).
@@ -47,6 +47,20 @@ fn is_whole(lir: &Lir, v: &View) -> Option<TensorId> {
     (v.offset == 0 && v.is_contiguous() && v.numel() == lir.tensor(t).per_sample).then_some(t)
 }
 
+/// The one kernel after `after` that reads `t`, when every other access to `t` is by the
+/// kernel `after` itself or that reader.
+fn single_reader(lir: &Lir, t: TensorId, after: usize) -> Option<usize> {
+    let rs: Vec<usize> = readers(lir, t)
+        .into_iter()
+        .filter(|&i| i != after)
+        .collect();
+    let ws: Vec<usize> = writers(lir, t)
+        .into_iter()
+        .filter(|&i| i != after && !rs.contains(&i))
+        .collect();
+    (rs.len() == 1 && rs[0] > after && ws.is_empty()).then(|| rs[0])
+}
+
 /// What a GEMM's result turns into.
 enum Pattern {
     Bf16 {
@@ -54,10 +68,11 @@ enum Pattern {
         dst: View,
     },
     Quant {
-        scale: usize,
-        cvt: usize,
+        /// The scale, zero-point add (if any) and conversion kernels.
+        kernels: Vec<usize>,
         dst: View,
         inv_scale: f32,
+        zero_point: Option<crate::lir::ConstId>,
         to: seedchip_isa::DType,
     },
 }
@@ -88,27 +103,44 @@ fn pattern(lir: &Lir, gi: usize, x: TensorId) -> Option<Pattern> {
             dst: dst.clone(),
         }),
         VOp::Scale(inv_scale) => {
-            let rs2 = readers(lir, dt);
-            if rs2.len() != 1 || writers(lir, dt) != [r] {
-                return None;
+            // Scale, then optionally add the zero point in place, then convert.
+            let mut kernels = vec![r];
+            let mut zero_point = None;
+            let mut next = single_reader(lir, dt, r)?;
+            if let KOp::Vpu {
+                op: VOp::Add,
+                dst: zd,
+                a: za,
+                b: Some(zb),
+            } = &lir.kernels[next].op
+            {
+                let crate::lir::Base::Const(c) = zb.base else {
+                    return None;
+                };
+                if zd != za || zd.tensor() != Some(dt) {
+                    return None;
+                }
+                zero_point = Some(c);
+                kernels.push(next);
+                next = single_reader(lir, dt, next)?;
             }
-            let c = rs2[0];
             let KOp::Vpu {
                 op: VOp::Cvt(to),
                 dst: qdst,
                 a: qa,
                 b: None,
-            } = &lir.kernels[c].op
+            } = &lir.kernels[next].op
             else {
                 return None;
             };
             is_whole(lir, qa)?;
             is_whole(lir, qdst)?;
+            kernels.push(next);
             Some(Pattern::Quant {
-                scale: r,
-                cvt: c,
+                kernels,
                 dst: qdst.clone(),
                 inv_scale,
+                zero_point,
                 to: *to,
             })
         }
@@ -148,10 +180,10 @@ pub fn run(lir: &mut Lir) -> Result<usize, Error> {
                 remove.push(cvt);
             }
             Pattern::Quant {
-                scale,
-                cvt,
+                kernels,
                 dst,
                 inv_scale,
+                zero_point,
                 to,
             } => {
                 let KOp::Gemm(g) = &lir.kernels[gi].op else {
@@ -167,14 +199,37 @@ pub fn run(lir: &mut Lir) -> Result<usize, Error> {
                 if int_path {
                     let a_t = g.a.tensor().expect("GEMM inputs are tensors");
                     let s_a = lir.tensor(a_t).scale.expect("int8 inputs have a scale");
+                    let zp_a = lir.tensor(a_t).zero_point;
                     let s_out = lir.tensor(out_t).scale.expect("int8 outputs have a scale");
+                    let zp_out = lir.tensor(out_t).zero_point;
                     let w = lir.konst(g.w);
                     let s_w = w.channel_scales.clone().expect("int8 weights have scales");
                     let name = w.name.clone();
+                    let sums = weight_column_sums(w, g.k, g.n);
                     let bias_vals: Option<Vec<f32>> = g
                         .bias
                         .map(|b| lir.konst(b).f32_values().expect("biases are f32").to_vec());
                     let (m, s, b) = requant_params(s_a, &s_w, s_out, bias_vals.as_deref(), &name)?;
+                    // The input's zero point: Σ w·(q - zp) = Σ w·q - zp·Σ w, into the bias.
+                    let b = if zp_a != 0 || b.is_some() {
+                        let base = b.unwrap_or_else(|| vec![0; g.n as usize]);
+                        Some(
+                            base.iter()
+                                .zip(&sums)
+                                .map(|(&x, &sum)| {
+                                    let v = i64::from(x) - i64::from(zp_a) * sum;
+                                    i32::try_from(v).map_err(|_| {
+                                        Error::unsupported(
+                                            name.as_str(),
+                                            "folded int8 bias beyond int32",
+                                        )
+                                    })
+                                })
+                                .collect::<Result<Vec<i32>, Error>>()?,
+                        )
+                    } else {
+                        None
+                    };
                     let multipliers = lir.vector_i32(format!("{name}.requant_m"), m);
                     let shifts = lir.vector_i32(format!("{name}.requant_s"), s);
                     let bias = b.map(|b| lir.vector_i32(format!("{name}.bias_i32"), b));
@@ -182,18 +237,22 @@ pub fn run(lir: &mut Lir) -> Result<usize, Error> {
                         bias,
                         multipliers,
                         shifts,
-                        relu: epi.act == Activation::Relu,
+                        zero_point: zp_out,
+                        relu: epi.act == Activation::Relu && zp_out > -128,
                     });
                 } else {
-                    new_epi.out = OutConv::Quant { to, inv_scale };
+                    new_epi.out = OutConv::Quant {
+                        to,
+                        inv_scale,
+                        zero_point,
+                    };
                 }
                 let KOp::Gemm(gm) = &mut lir.kernels[gi].op else {
                     unreachable!()
                 };
                 gm.dst = dst.reshape(&gm.dst.shape()).unwrap_or(dst);
                 gm.epilogue = Some(new_epi);
-                remove.push(scale);
-                remove.push(cvt);
+                remove.extend(kernels);
             }
         }
         remove.sort_unstable();
@@ -203,6 +262,5 @@ pub fn run(lir: &mut Lir) -> Result<usize, Error> {
         }
         gi += 1;
     }
-    let _ = ConstData::I32(Vec::new());
     Ok(folded)
 }

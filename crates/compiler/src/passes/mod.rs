@@ -151,7 +151,11 @@ pub fn run(graph: &Graph, chip: &Chip, options: &CompileOptions) -> Result<Compi
     check(options, "legalize", verify::lir(&lir))?;
 
     let names = quantize::needed_ranges(&lir, precision, &target);
-    let ranges = quantize::calibrate(&plain, &names, options.seed, options.calibration_samples)?;
+    let (macs, _, _) = tile::model_costs(&lir);
+    let samples = ((1u64 << 32) / macs.max(1))
+        .max(64)
+        .min(u64::from(options.calibration_samples.max(1)));
+    let ranges = quantize::calibrate(&plain, &names, options.seed, samples as u32)?;
     quantize::run(&mut lir, precision, &target, &ranges)?;
     check(options, "quantize", verify::lir(&lir))?;
 

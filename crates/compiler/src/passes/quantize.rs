@@ -35,8 +35,18 @@ const E4M3_MAX: f32 = 448.0;
 /// with the same popularity permutation (it depends only on the seed).
 pub const CALIBRATION_BATCH_INDEX: u64 = 1 << 40;
 
-/// Largest |value| seen per IR value name.
-pub type Ranges = BTreeMap<String, f32>;
+/// Smallest and largest value seen per IR value name.
+pub type Ranges = BTreeMap<String, (f32, f32)>;
+
+fn observe(ranges: &mut Ranges, name: &str, data: &[f32]) {
+    let (lo, hi) = data
+        .iter()
+        .filter(|x| x.is_finite())
+        .fold((0f32, 0f32), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    let e = ranges.entry(name.to_string()).or_insert((0.0, 0.0));
+    e.0 = e.0.min(lo);
+    e.1 = e.1.max(hi);
+}
 
 fn numerics(what: impl Into<String>) -> impl FnOnce(seedchip_numerics::Error) -> Error {
     let what = what.into();
@@ -82,7 +92,8 @@ pub fn needed_ranges(lir: &Lir, precision: Precision, target: &Target) -> BTreeS
     names
 }
 
-/// Runs the f32 reference on generated inputs and records `max |x|` of every named value.
+/// Runs the f32 reference on generated inputs and records the range of every named value
+/// (always including 0).
 pub fn calibrate(
     graph: &Graph,
     names: &BTreeSet<String>,
@@ -139,23 +150,13 @@ pub fn calibrate(
         let outs = exec.run(&feeds)?;
         for (name, out) in &probes {
             let data = outs[out].as_f32().expect("probed values are f32");
-            let m = data
-                .iter()
-                .filter(|x| x.is_finite())
-                .fold(0f32, |m, x| m.max(x.abs()));
-            let e = ranges.entry(name.clone()).or_insert(0.0);
-            *e = e.max(m);
+            observe(&mut ranges, name, data);
         }
         // Graph inputs feeding GEMMs directly are probed through their feeds.
         for (name, t) in &feeds {
             if names.contains(name) {
                 if let Some(d) = t.as_f32() {
-                    let m = d
-                        .iter()
-                        .filter(|x| x.is_finite())
-                        .fold(0f32, |m, x| m.max(x.abs()));
-                    let e = ranges.entry(name.clone()).or_insert(0.0);
-                    *e = e.max(m);
+                    observe(&mut ranges, name, d);
                 }
             }
         }
@@ -164,14 +165,27 @@ pub fn calibrate(
 }
 
 /// Range of the union of several values (0 when none was observed).
-fn range_of(ranges: &Ranges, names: &[String]) -> f32 {
+fn range_of(ranges: &Ranges, names: &[String]) -> (f32, f32) {
     names
         .iter()
         .filter_map(|n| ranges.get(n))
-        .fold(0f32, |m, &x| m.max(x))
+        .fold((0f32, 0f32), |(lo, hi), &(a, b)| (lo.min(a), hi.max(b)))
 }
 
-/// The per-tensor scale of an activation in `to` (i8 or e4m3).
+/// Per-tensor scale and zero point of an activation with range `(min, max)` in `to`.
+/// Non-negative int8 activations (ReLU outputs, log-count features) are asymmetric with zero
+/// point -128, which uses all 256 codes for `[0, max]`: one bit more resolution than the
+/// symmetric form; the matrix unit has no zero-point input, so GEMMs fold it into their bias.
+pub fn activation_params(range: (f32, f32), to: MatPrecision) -> Result<(f32, i32), Error> {
+    let (lo, hi) = range;
+    if to == MatPrecision::I8 && lo >= 0.0 {
+        let q = QuantParams::asymmetric(0.0, hi).map_err(numerics("activation range"))?;
+        return Ok((q.scale(), q.zero_point()));
+    }
+    Ok((activation_scale(lo.abs().max(hi.abs()), to)?, 0))
+}
+
+/// The per-tensor scale of a symmetric activation in `to` (i8 or e4m3).
 pub fn activation_scale(abs_max: f32, to: MatPrecision) -> Result<f32, Error> {
     match to {
         MatPrecision::I8 => Ok(QuantParams::symmetric(abs_max)
@@ -286,25 +300,47 @@ pub fn run(
                     c.dtype = gp.dtype();
                     c.channel_scales = scales;
                 }
-                let s_a = if gp == MatPrecision::Bf16 {
-                    1.0
+                let (s_a, zp_a) = if gp == MatPrecision::Bf16 {
+                    (1.0, 0)
                 } else {
-                    activation_scale(range_of(ranges, std::slice::from_ref(&g.a_value)), gp)?
+                    activation_params(range_of(ranges, std::slice::from_ref(&g.a_value)), gp)?
                 };
-                let a = convert(lir, &mut out, &mut converted, &g.a, gp, s_a, &k.node);
+                let a = convert(lir, &mut out, &mut converted, &g.a, gp, s_a, zp_a, &k.node);
                 g.a = a;
-                let dequant = match &lir.consts[g.w.index()].channel_scales {
+                let zp_a = g.a.tensor().map_or(0, |t| lir.tensor(t).zero_point);
+                let s_a =
+                    g.a.tensor()
+                        .and_then(|t| lir.tensor(t).scale)
+                        .unwrap_or(s_a);
+                let wname = lir.consts[g.w.index()].name.clone();
+                let mut bias = g.bias;
+                let dequant = match lir.consts[g.w.index()].channel_scales.clone() {
                     Some(sw) => {
                         let cols: Vec<f32> = sw.iter().map(|&s| s_a * s).collect();
-                        let name = format!("{}.dequant", lir.consts[g.w.index()].name);
-                        Some(lir.vector_f32(name, cols))
+                        if zp_a != 0 {
+                            // Σ_k w·(q - zp) = Σ_k w·q - zp·Σ_k w: the second term is a bias.
+                            let sums = weight_column_sums(lir.konst(g.w), g.k, g.n);
+                            let old: Vec<f32> = match g.bias {
+                                Some(b) => lir.konst(b).f32_values().expect("f32 bias").to_vec(),
+                                None => vec![0.0; g.n as usize],
+                            };
+                            let folded: Vec<f32> = (0..g.n as usize)
+                                .map(|c| {
+                                    (f64::from(old[c])
+                                        - f64::from(zp_a) * f64::from(cols[c]) * sums[c] as f64)
+                                        as f32
+                                })
+                                .collect();
+                            bias = Some(lir.vector_f32(format!("{wname}.bias_folded"), folded));
+                        }
+                        Some(lir.vector_f32(format!("{wname}.dequant"), cols))
                     }
                     None => None,
                 };
                 g.epilogue = Some(Epilogue {
                     requant: None,
                     dequant,
-                    bias: g.bias,
+                    bias,
                     act: g.act,
                     out: OutConv::None,
                 });
@@ -315,16 +351,16 @@ pub fn run(
                     (1.0, 1.0)
                 } else {
                     (
-                        activation_scale(range_of(ranges, &b.a_values), bp)?,
-                        activation_scale(range_of(ranges, &b.b_values), bp)?,
+                        activation_scale(abs(range_of(ranges, &b.a_values)), bp)?,
+                        activation_scale(abs(range_of(ranges, &b.b_values)), bp)?,
                     )
                 };
                 let same = b.a == b.b && sa == sb;
-                let a = convert(lir, &mut out, &mut converted, &b.a, bp, sa, &k.node);
+                let a = convert(lir, &mut out, &mut converted, &b.a, bp, sa, 0, &k.node);
                 let bv = if same {
                     a.clone()
                 } else {
-                    convert(lir, &mut out, &mut converted, &b.b, bp, sb, &k.node)
+                    convert(lir, &mut out, &mut converted, &b.b, bp, sb, 0, &k.node)
                 };
                 b.a = a;
                 b.b = bv;
@@ -344,8 +380,25 @@ pub fn run(
     Ok(())
 }
 
-/// A view of `src` in encoding `p` (scale `s` for quantized ones), inserting the conversion
-/// kernels before the current one.
+fn abs((lo, hi): (f32, f32)) -> f32 {
+    lo.abs().max(hi.abs())
+}
+
+/// Σ_k of the int8 codes of each weight column.
+pub fn weight_column_sums(w: &crate::lir::Const, k: u64, n: u64) -> Vec<i64> {
+    let bytes = w.bytes();
+    (0..n as usize)
+        .map(|c| {
+            (0..k as usize)
+                .map(|i| i64::from(bytes[i * n as usize + c] as i8))
+                .sum()
+        })
+        .collect()
+}
+
+/// A view of `src` in encoding `p` (scale `s` and zero point `zp` for quantized ones),
+/// inserting the conversion kernels before the current one.
+#[allow(clippy::too_many_arguments)]
 fn convert(
     lir: &mut Lir,
     out: &mut Vec<Kernel>,
@@ -353,13 +406,14 @@ fn convert(
     src: &View,
     p: MatPrecision,
     s: f32,
+    zp: i32,
     node: &str,
 ) -> View {
     let to = p.dtype();
     if lir.dtype(src) == to {
         return src.clone();
     }
-    let key = (src.to_string(), to, s.to_bits());
+    let key = (format!("{src}@{zp}"), to, s.to_bits());
     if let Some((_, v)) = cache.get(&key) {
         return v.clone();
     }
@@ -388,6 +442,7 @@ fn convert(
         });
     } else {
         lir.tensors[t.index()].scale = Some(s);
+        lir.tensors[t.index()].zero_point = zp;
         let tmp = lir.add_tensor(format!("{src_name}.scaled"), numel, DType::F32);
         let tv = View::dense(Base::Tensor(tmp), &shape);
         out.push(Kernel {
@@ -399,6 +454,23 @@ fn convert(
             },
             node: node.to_string(),
         });
+        if zp != 0 {
+            let c = lir.vector_f32(format!("{src_name}.zero_point"), vec![zp as f32]);
+            let zv = View {
+                base: Base::Const(c),
+                offset: 0,
+                dims: shape.iter().map(|&d| crate::lir::Dim::new(d, 0)).collect(),
+            };
+            out.push(Kernel {
+                op: KOp::Vpu {
+                    op: VOp::Add,
+                    dst: tv.clone(),
+                    a: tv.clone(),
+                    b: Some(zv),
+                },
+                node: node.to_string(),
+            });
+        }
         out.push(Kernel {
             op: KOp::Vpu {
                 op: VOp::Cvt(to),

@@ -1125,7 +1125,7 @@ impl<'a> Em<'a> {
                 lda: c,
                 multipliers: const_at(self, rq.multipliers, 4),
                 shifts: const_at(self, rq.shifts, 4),
-                zero_point: 0,
+                zero_point: rq.zero_point,
             };
             self.push(inst, node);
             if rq.relu {
@@ -1149,6 +1149,7 @@ impl<'a> Em<'a> {
             CvtI32,
             MulCols(Addr),
             AddCols(Addr),
+            AddScalar(Addr),
             Act(UnaryOp),
             Scale(f32),
             Out(DType),
@@ -1169,8 +1170,16 @@ impl<'a> Em<'a> {
         let out_dtype = match epi.out {
             OutConv::None => DType::F32,
             OutConv::Bf16 => DType::Bf16,
-            OutConv::Quant { to, inv_scale } => {
+            OutConv::Quant {
+                to,
+                inv_scale,
+                zero_point,
+            } => {
                 steps.push(Step::Scale(inv_scale));
+                if let Some(z) = zero_point {
+                    let (s, x) = self.mem.const_addr(z, self.core);
+                    steps.push(Step::AddScalar(Addr::new(s, x)));
+                }
                 to
             }
         };
@@ -1208,6 +1217,18 @@ impl<'a> Em<'a> {
                     lda: c,
                     ldb: 0,
                     incb: 1,
+                },
+                Step::AddScalar(b) => Inst::VpuAdd {
+                    dtype: DType::F32,
+                    dst: d,
+                    a,
+                    b,
+                    rows: r,
+                    cols: c,
+                    ldd: dl,
+                    lda: c,
+                    ldb: 0,
+                    incb: 0,
                 },
                 Step::AddCols(b) => Inst::VpuAdd {
                     dtype: DType::F32,

@@ -145,7 +145,7 @@ pub fn assign(lir: &mut Lir, t: &Target, mb: u64, budget: u64, cores: u32) -> Op
 }
 
 /// Total MACs per sample and weight bytes, for the core-count estimate.
-fn model_costs(lir: &Lir) -> (u64, u64, u64) {
+pub fn model_costs(lir: &Lir) -> (u64, u64, u64) {
     let mut macs = 0u64;
     let mut weights = 0u64;
     let mut other = 0u64;

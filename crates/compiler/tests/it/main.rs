@@ -3,4 +3,5 @@
 
 mod compile;
 mod e2e;
+mod prop;
 mod support;

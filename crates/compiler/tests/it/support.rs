@@ -12,7 +12,6 @@ use seedchip_zoo::{GraphWorkload, InputOptions, TensorData};
 pub fn options(p: Precision, batch: u32) -> CompileOptions {
     let mut o = CompileOptions::new(p, batch);
     o.verify = true;
-    o.calibration_samples = 128;
     o.profile_samples = 512;
     o
 }
