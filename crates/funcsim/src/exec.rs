@@ -321,7 +321,12 @@ impl Machine {
     fn check(&self, t: &Tile) -> Result<(), FaultKind> {
         let align = if t.es == 4 { 4 } else { 1 };
         self.mem
-            .check(t.operand, t.region, t.addr, t.extent(), align)
+            .check(t.operand, t.region, t.addr, t.extent(), align)?;
+        let bytes = t.rows.checked_mul(t.cols).and_then(|e| e.checked_mul(t.es));
+        if bytes.is_none_or(|b| b > MAX_OPERAND_BYTES) {
+            return Err(too_large(t.operand, bytes));
+        }
+        Ok(())
     }
 
     /// Accounts for reading a checked tile (statistics, race tracking).

@@ -20,6 +20,9 @@ use crate::races::Races;
 /// Default bound on executed instructions (docs/isa.md "Faults").
 pub const DEFAULT_MAX_STEPS: u64 = 1_000_000_000;
 
+/// Most SRAM (shared plus the local SRAM of every core with code) a machine simulates.
+const MAX_SRAM_BYTES: u64 = 16 << 30;
+
 /// How to build a machine.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -247,6 +250,22 @@ impl Machine {
             .max()
             .unwrap_or(0);
 
+        // SRAMs are simulated as flat byte arrays; refuse sizes the host cannot hold rather
+        // than abort on allocation.
+        let sram_total = chip
+            .cores
+            .local_sram_bytes
+            .saturating_mul(program.code.len() as u64)
+            .saturating_add(chip.shared_sram.capacity_bytes);
+        if sram_total > MAX_SRAM_BYTES {
+            return Err(load_err(
+                chip,
+                format!(
+                    "{sram_total} bytes of SRAM to simulate; funcsim holds at most \
+                     {MAX_SRAM_BYTES}"
+                ),
+            ));
+        }
         let capacity = chip.memory.capacity_bytes;
         let cache_floats = usize::try_from(options.row_cache_bytes / 4).unwrap_or(usize::MAX);
         let mut hbm = Hbm::new(capacity, cache_floats);

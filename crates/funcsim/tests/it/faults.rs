@@ -211,3 +211,24 @@ fn programs_that_do_not_fit_the_chip_are_load_errors() {
     p.target.fingerprint ^= 1;
     assert!(matches!(Machine::new(&chip(), &p), Err(Error::Program(_))));
 }
+
+/// A broadcast operand (row stride 0) of 2^32 rows fits any SRAM; simulating it would exhaust
+/// the host, so it is refused as a fault rather than attempted.
+#[test]
+fn operands_beyond_the_simulator_bound_are_faults() {
+    let mut p = program("fault_misc");
+    let code = seedchip_isa::assemble_code(
+        "vpu.cvt.i8.i32 dst=shared:0x20a0 a=hbm:0x2140 rows=4294967292 cols=1 ldd=0 lda=0\n\
+         ctl.halt\n",
+    )
+    .unwrap();
+    p.code.insert(0, code);
+    let mut m = Machine::new(&chip(), &p).unwrap();
+    match kind(&mut m) {
+        FaultKind::BadOperand { operand, message } => {
+            assert_eq!(operand, "a");
+            assert!(message.contains("at most"), "{message}");
+        }
+        other => panic!("{other}"),
+    }
+}

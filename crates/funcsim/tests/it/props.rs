@@ -30,9 +30,9 @@ fn random_inst(rng: &mut Rng) -> Instruction {
             0x80 + rng.int(0, 3) as u8
         }
     };
-    if rng.int(0, 3) == 0 {
+    if rng.int(0, 7) == 0 {
         b[2] = sem(rng);
-        b[4..8].copy_from_slice(&(rng.int(0, 3) as u32).to_le_bytes());
+        b[4..8].copy_from_slice(&(rng.int(0, 2) as u32).to_le_bytes());
     } else {
         b[2] = 0xFF;
     }
@@ -47,16 +47,16 @@ fn random_inst(rng: &mut Rng) -> Instruction {
                 }
                 b[at] = rng.int(0, 2) as u8;
                 let mut off = rng.int(0, 0x3000) as u64;
-                if rng.int(0, 1) == 0 {
+                if rng.int(0, 15) != 0 {
                     off &= !3;
                 }
-                if rng.int(0, 31) == 0 {
+                if rng.int(0, 63) == 0 {
                     off = u64::MAX - rng.int(0, 64) as u64;
                 }
                 b[at + 1..at + 9].copy_from_slice(&off.to_le_bytes());
             }
             "u32" => {
-                let v = match rng.int(0, 31) {
+                let v = match rng.int(0, 63) {
                     0 => u32::MAX - rng.int(0, 3) as u32,
                     1 => rng.int(0, 100_000) as u32,
                     _ => rng.int(0, 9) as u32,
