@@ -2,6 +2,9 @@
 //!
 //! - `cargo xtask bench ref [MODELS [BATCHES]]`: f32 reference samples/s (release build),
 //!   default dlrm-v2, rm2, dlrm-v1 at batches 1, 64, 512, 4096.
+//! - `cargo xtask bench funcsim [MODEL [PRECISION [BATCH [CHIP]]]]`: bit-exact funcsim samples/s
+//!   next to the f32 reference in the same process, with their ratio (release build); default
+//!   dlrm-v2 int8 batch 512 on seedchip-v1.
 //! - `cargo xtask ci`: the CI entry point, `.ci/run`.
 //! - `cargo xtask gen-proto [--check]`: regenerates (or checks) the ONNX protobuf bindings.
 //!
@@ -32,7 +35,7 @@ fn run(cmd: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-const USAGE: &str = "usage: cargo xtask bench ref [MODELS [BATCHES]] | cargo xtask ci | cargo xtask gen-proto [--check]";
+const USAGE: &str = "usage: cargo xtask bench ref [MODELS [BATCHES]] | cargo xtask bench funcsim [MODEL [PRECISION [BATCH [CHIP]]]] | cargo xtask ci | cargo xtask gen-proto [--check]";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -49,6 +52,19 @@ fn main() -> anyhow::Result<()> {
                 "--release",
                 "-p",
                 "seedchip-ref",
+                "--example",
+                "bench",
+                "--",
+            ])
+            .args(rest)),
+        ["bench", "funcsim", rest @ ..] => run(Command::new(&cargo)
+            .args([
+                "run",
+                "--release",
+                "-p",
+                "seedchip-funcsim",
+                "--features",
+                "bench",
                 "--example",
                 "bench",
                 "--",

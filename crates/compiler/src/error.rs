@@ -30,6 +30,10 @@ pub enum Error {
         what: String,
         detail: String,
     },
+    /// User: a model input the program cannot take (ragged ids beyond the compiled capacity,
+    /// malformed offsets, a missing input).
+    #[error("input `{name}`: {message}")]
+    Input { name: String, message: String },
     /// User: the graph is invalid, or a parameter's values cannot be produced.
     #[error(transparent)]
     Ir(#[from] seedchip_ir::Error),

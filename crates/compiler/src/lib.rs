@@ -21,17 +21,21 @@
 //! [`CompileOptions::verify`] is set (the default in tests and debug builds).
 
 pub mod error;
+pub mod inputs;
 pub mod lir;
 pub mod passes;
 pub mod report;
 pub mod sync;
 pub mod verify;
 
+use std::collections::BTreeMap;
+
 use seedchip_chip::{Chip, Precision};
 use seedchip_ir::Graph;
 use seedchip_isa::Program;
 
 pub use error::Error;
+pub use inputs::{RaggedBinding, pack_ragged};
 pub use report::Report;
 
 /// How embedding tables are stored in HBM.
@@ -60,10 +64,16 @@ pub struct CompileOptions {
     /// Most samples run through the f32 reference to calibrate int8/fp8 activations; fewer
     /// when a sample costs many MACs (about 2^32 MACs in all, at least 64 samples).
     pub calibration_samples: u32,
+    /// Calibrate on these model inputs (by input name) instead of generated ones: a
+    /// deployment's own representative data, whose ranges generated inputs may not match.
+    pub calibration_inputs: Option<BTreeMap<String, seedchip_ref::Tensor>>,
     /// Samples generated to profile embedding-row popularity for the hot-row cache.
     pub profile_samples: u32,
     /// Upper bound on `dma.copy` instructions that fill the hot-row cache (coalesced runs).
     pub max_cache_fills: u32,
+    /// Capacity (most ids per batch) of ragged index inputs, by input name; without an entry,
+    /// `batch × max(1, round(2 × mean pooling))` (docs/compiler.md, "Ragged bags").
+    pub ragged_ids: BTreeMap<String, u64>,
     /// Run [`verify`] after every pass.
     pub verify: bool,
 }
@@ -77,8 +87,10 @@ impl CompileOptions {
             table_format: TableFormat::Auto,
             max_cores: None,
             calibration_samples: 4096,
+            calibration_inputs: None,
             profile_samples: 4096,
             max_cache_fills: 1024,
+            ragged_ids: BTreeMap::new(),
             verify: cfg!(debug_assertions),
         }
     }
@@ -92,6 +104,9 @@ pub struct Compiled {
     /// Facts the program's bytes do not carry that [`verify::program`] needs: for each
     /// gather, how many ids it reads and how long its cache map is.
     pub hints: verify::Hints,
+    /// Ragged embedding inputs and how the program binds them ([`Compiled::program_inputs`]
+    /// packs model inputs for it).
+    pub ragged: Vec<RaggedBinding>,
 }
 
 /// Compiles `graph` for `chip`.

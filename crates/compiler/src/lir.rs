@@ -370,6 +370,40 @@ pub struct Io {
     pub shape: Vec<u64>,
     /// `f32` for features and results, `i32` for embedding ids.
     pub dtype: DType,
+    pub layout: IoLayout,
+}
+
+/// How an input is laid out in its HBM binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoLayout {
+    /// `[batch, shape...]`, loaded into SRAM per micro-batch.
+    PerSample,
+    /// The index list of ragged bags, `i32[capacity]`: ids of every bag back to back (unused
+    /// tail ignored). Read by the gather engines straight from HBM, never loaded.
+    RaggedIds { capacity: u64 },
+    /// Bag starts of ragged bags, `i32[batch + 1]`: PyTorch's `offsets` followed by the
+    /// number of ids, so bag `b` is `ids[offsets[b]..offsets[b + 1]]` for every `b`.
+    Offsets,
+}
+
+impl Io {
+    /// The binding's shape for `batch` samples.
+    pub fn binding_shape(&self, batch: u64) -> Vec<u64> {
+        match self.layout {
+            IoLayout::PerSample => {
+                let mut s = vec![batch];
+                s.extend(&self.shape);
+                s
+            }
+            IoLayout::RaggedIds { capacity } => vec![capacity],
+            IoLayout::Offsets => vec![batch + 1],
+        }
+    }
+
+    /// Bytes of the binding for `batch` samples (4-byte elements).
+    pub fn binding_bytes(&self, batch: u64) -> u64 {
+        4 * self.binding_shape(batch).iter().product::<u64>()
+    }
 }
 
 /// Vector-unit operations (one `vpu.*` instruction each, over 2-D tiles).
@@ -538,6 +572,17 @@ pub enum KOp {
         /// vector unit (chips without gather engines). Set by `place_embeddings`.
         engine: bool,
     },
+    /// Ragged embedding bags: bag `b` pools `ids[offsets[b]..offsets[b + 1]]` into `dst[dim]`
+    /// of sample `b`. `ids` and `offsets` are inputs (layouts `RaggedIds` and `Offsets`) that
+    /// the gather engine reads from HBM: how many ids a micro-batch has is known only at run
+    /// time, so they cannot be staged into SRAM by fixed-size copies.
+    GatherRagged {
+        table: usize,
+        ids: usize,
+        offsets: usize,
+        pooling: Pooling,
+        dst: View,
+    },
     Gemm(Box<Gemm>),
     Bmm(Box<Bmm>),
     /// Elementwise over `dst`'s shape; operands broadcast through stride-0 dims.
@@ -647,6 +692,7 @@ impl Lir {
             KOp::Load { dst, .. } => (vec![], vec![dst]),
             KOp::Store { src, .. } => (vec![src], vec![]),
             KOp::Gather { idx, dst, .. } => (vec![idx], vec![dst]),
+            KOp::GatherRagged { dst, .. } => (vec![], vec![dst]),
             KOp::Gemm(g) => (vec![&g.a], vec![&g.dst]),
             KOp::Bmm(b) => (vec![&b.a, &b.b], vec![&b.dst]),
             KOp::Vpu { dst, a, b, .. } => {
@@ -663,6 +709,7 @@ impl Lir {
             KOp::Load { dst, .. } => vec![dst],
             KOp::Store { src, .. } => vec![src],
             KOp::Gather { idx, dst, .. } => vec![idx, dst],
+            KOp::GatherRagged { dst, .. } => vec![dst],
             KOp::Gemm(g) => vec![&mut g.a, &mut g.dst],
             KOp::Bmm(b) => vec![&mut b.a, &mut b.b, &mut b.dst],
             KOp::Vpu { dst, a, b, .. } => {

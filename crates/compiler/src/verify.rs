@@ -154,6 +154,31 @@ pub fn lir(lir: &Lir) -> Vec<String> {
                     issues.push(format!("{node}: gather ids must be i32"));
                 }
             }
+            KOp::GatherRagged {
+                table,
+                ids,
+                offsets,
+                dst,
+                ..
+            } => {
+                if *table >= lir.tables.len() {
+                    issues.push(format!("{node}: gather from a missing table"));
+                } else if dst.dims.last().map(|d| d.size) != Some(lir.tables[*table].dim) {
+                    issues.push(format!(
+                        "{node}: gather result rows are not the table's width"
+                    ));
+                }
+                let layout = |i: usize| lir.inputs.get(i).map(|io| (io.layout, io.dtype));
+                if !matches!(
+                    layout(*ids),
+                    Some((crate::lir::IoLayout::RaggedIds { .. }, DType::I32))
+                ) || layout(*offsets) != Some((crate::lir::IoLayout::Offsets, DType::I32))
+                {
+                    issues.push(format!(
+                        "{node}: ragged gather needs i32 ragged-ids and offsets inputs"
+                    ));
+                }
+            }
             KOp::Reduce { src, dst, .. } => {
                 let mut s = src.shape();
                 s.pop();

@@ -84,6 +84,20 @@ pub fn load_model(name: &str, rows_cap: Option<u64>, seed: u64) -> anyhow::Resul
     })
 }
 
+/// Gives every ragged embedding bag without a pooling hint the default bag size (the one the
+/// f32 reference's input synthesizer and the compiler assume), so inputs can be generated for
+/// it: PyTorch exports carry no hint.
+pub fn default_ragged_hints(graph: &mut Graph) {
+    for node in &mut graph.nodes {
+        if let seedchip_ir::Op::EmbeddingBag { mean_pooling, .. } = &mut node.op
+            && node.inputs.len() == 3
+            && mean_pooling.is_none()
+        {
+            *mean_pooling = Some(seedchip_compiler::passes::legalize::DEFAULT_MEAN_POOLING);
+        }
+    }
+}
+
 /// Replaces procedural weights with real ones: each spec is `PARAM=FILE`, where PARAM is a
 /// parameter name as `model show --ir` prints it (without `@`, e.g. `cat_0.table`) and FILE is
 /// `.npy` (f32 or f16), `.f16` (raw little-endian f16) or anything else (raw little-endian f32).

@@ -14,7 +14,7 @@ use seedchip_ref::{Executor, Options as RefOptions, Tensor, TensorData};
 use serde::Serialize;
 
 use super::chips::load_chip;
-use super::models::{DEFAULT_SEED, load_model};
+use super::models::{DEFAULT_SEED, default_ragged_hints, load_model};
 use crate::exit::{print_json, print_text, user};
 
 const SCHEMA_VERSION: u32 = 1;
@@ -49,7 +49,8 @@ pub struct RunArgs {
     /// Cap every embedding table at this many rows.
     #[arg(long)]
     rows_cap: Option<u64>,
-    /// Inputs as .npz, keyed by the model's input names (instead of generated ones).
+    /// Inputs as .npz, keyed by the model's input names (instead of generated ones); int8 and
+    /// fp8 activations are then calibrated on them.
     #[arg(long)]
     inputs: Option<PathBuf>,
     /// Write the outputs as .npz, keyed by the model's output names.
@@ -221,13 +222,56 @@ fn generated_inputs(
     Ok(out)
 }
 
-/// The batch of an input set: the first dimension of its first non-offsets tensor.
-fn batch_of(inputs: &BTreeMap<String, Tensor>) -> Option<usize> {
-    inputs
+/// The batch of an input set: the first dimension of an input the model declares with a
+/// leading `B` (ragged id lists have a run-time length instead).
+fn batch_of(graph: &Graph, inputs: &BTreeMap<String, Tensor>) -> Option<usize> {
+    graph
+        .inputs
         .iter()
-        .find(|(name, _)| !name.ends_with(".offsets") && !name.ends_with("_offsets"))
-        .or_else(|| inputs.iter().next())
-        .and_then(|(_, t)| t.shape().first().copied())
+        .filter(|&&v| graph.ty(v).shape.first() == Some(&Dim::Batch))
+        .find_map(|&v| inputs.get(graph.value_name(v)))
+        .or_else(|| inputs.values().next())
+        .and_then(|t| t.shape().first().copied())
+}
+
+/// Ragged embedding bags: the program's id lists are sized for these inputs, and a bag without
+/// a pooling hint gets the inputs' mean bag size, so that calibration and the access profile
+/// (which generate their own inputs) see bags like these.
+fn size_ragged_bags(
+    graph: &mut Graph,
+    inputs: &BTreeMap<String, Tensor>,
+    batch: usize,
+    options: &mut CompileOptions,
+) -> anyhow::Result<()> {
+    for node in &mut graph.nodes {
+        let Op::EmbeddingBag { mean_pooling, .. } = &mut node.op else {
+            continue;
+        };
+        if node.inputs.len() != 3 {
+            continue;
+        }
+        let name = graph.values[node.inputs[1].index()].name.clone();
+        let off_name = &graph.values[node.inputs[2].index()].name;
+        let (Some(ids), Some(offsets)) = (inputs.get(&name), inputs.get(off_name)) else {
+            continue;
+        };
+        let n = ids.numel() as u64;
+        // Malformed offsets are the user's, reported before anything compiles.
+        if let (Some(i), Some(o)) = (ids.indices(), offsets.indices()) {
+            seedchip_compiler::pack_ragged(&i, &o, batch as u64, n).map_err(|m| {
+                user(
+                    format!("input `{off_name}` (offsets of `{name}`): {m}"),
+                    &["offsets are PyTorch EmbeddingBag's: bag starts, from 0, non-decreasing"],
+                )
+            })?;
+        }
+        let cap = options.ragged_ids.entry(name).or_insert(0);
+        *cap = (*cap).max(n).max(1);
+        if mean_pooling.is_none() {
+            *mean_pooling = Some(n as f64 / batch.max(1) as f64);
+        }
+    }
+    Ok(())
 }
 
 /// Every embedding index the user supplied must name a row of the table it looks up; checked
@@ -312,13 +356,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         return Err(user("--threads must be at least 1", &[]));
     }
     let chip = load_chip(&args.chip)?;
-    let graph = load_model(&args.model, args.rows_cap, args.seed)?;
+    let mut graph = load_model(&args.model, args.rows_cap, args.seed)?;
+    if args.inputs.is_none() {
+        default_ragged_hints(&mut graph);
+    }
 
     let (inputs, source) = match &args.inputs {
         Some(path) => {
             let inputs = seedchip_ref::npz::read_npz(path)
                 .map_err(|e| user(format!("cannot read inputs {}: {e}", path.display()), &[]))?;
-            if let (Some(want), Some(got)) = (args.batch, batch_of(&inputs))
+            if let (Some(want), Some(got)) = (args.batch, batch_of(&graph, &inputs))
                 && want != got
             {
                 return Err(user(
@@ -326,7 +373,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                     &["omit --batch to take it from the inputs"],
                 ));
             }
-            (inputs, path.display().to_string())
+            (
+                inputs,
+                format!("{} (int8/fp8 calibrated on them)", path.display()),
+            )
         }
         None => {
             let batch = args.batch.unwrap_or(64);
@@ -339,7 +389,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             )
         }
     };
-    let batch = batch_of(&inputs).unwrap_or(0);
+    let batch = batch_of(&graph, &inputs).unwrap_or(0);
     if batch == 0 {
         return Err(user("the inputs hold an empty batch", &[]));
     }
@@ -358,9 +408,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let mut options = CompileOptions::new(precision, batch as u32);
     options.seed = args.seed;
+    size_ragged_bags(&mut graph, &inputs, batch, &mut options)?;
+    // Given inputs are the user's representative data: activations are calibrated on them, as
+    // a deployment calibrates on its own traffic (generated inputs may not share their ranges).
+    if args.inputs.is_some() {
+        options.calibration_inputs = Some(inputs.clone());
+    }
     let compiled = compile(&graph, &chip, &options).map_err(|e| user(e.to_string(), &[]))?;
     let compile_s = start.elapsed().as_secs_f64();
     let program = &compiled.program;
+    let packed = compiled
+        .program_inputs(&inputs)
+        .map_err(|e| user(e.to_string(), &[]))?;
 
     let sim_options = SimOptions {
         threads: args.threads,
@@ -372,7 +431,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .filter(|b| b.direction == seedchip_isa::Direction::Input)
     {
-        let t = inputs.get(&b.name).ok_or_else(|| {
+        let t = packed.get(&b.name).ok_or_else(|| {
             user(
                 format!(
                     "the program needs input `{}`, which was not supplied",

@@ -19,7 +19,7 @@ use seedchip_timing::units::memctl::MemoryMode;
 use serde::Serialize;
 
 use super::chips::load_chip;
-use super::models::{DEFAULT_SEED, load_model};
+use super::models::{DEFAULT_SEED, default_ragged_hints, load_model};
 use crate::exit::{print_json, print_text, user};
 
 const SCHEMA_VERSION: u32 = 1;
@@ -171,13 +171,18 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     })?;
     let chip = load_chip(&args.chip)?;
     let t0 = Instant::now();
-    let graph = load_model(&args.model, args.rows_cap, args.seed)?;
+    let mut graph = load_model(&args.model, args.rows_cap, args.seed)?;
+    default_ragged_hints(&mut graph);
     let ids = generated_ids(&graph, args.batch, args.seed, args.alpha)?;
     let t1 = Instant::now();
     let mut options = CompileOptions::new(precision, args.batch);
     options.seed = args.seed;
     let compiled = compile(&graph, &chip, &options).map_err(|e| user(e.to_string(), &[]))?;
     let program = &compiled.program;
+    // Ragged id lists and offsets in the program's fixed-size form.
+    let ids = compiled
+        .program_int_inputs(&ids)
+        .map_err(|e| user(e.to_string(), &[]))?;
     let t2 = Instant::now();
     let sim_options = SimOptions {
         memory,

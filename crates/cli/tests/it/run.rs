@@ -214,3 +214,74 @@ fn golden_output_checksums() {
         );
     }
 }
+
+/// The PyTorch-exported ONNX fixtures (crates/onnx/tests/fixtures/pytorch) compile and run
+/// within tolerance on their own inputs — DLRM-v1-style has ragged `EmbeddingBag`s with
+/// offsets, one bag empty — and, for the ragged model, on generated inputs too.
+#[test]
+fn pytorch_onnx_fixtures_run_and_check() {
+    let root = repo_root().join("crates/onnx/tests/fixtures/pytorch");
+    for (model, precision) in [
+        ("dlrm-v1-style", "int8"),
+        ("dlrm-v1-style", "bf16"),
+        ("dlrm-v2", "int8"),
+        ("deepfm", "int8"),
+        ("two-tower", "int8"),
+    ] {
+        let f = root.join(model);
+        let o = seedchip(&[
+            "run",
+            f.join("model.onnx").to_str().unwrap(),
+            "--chip",
+            "seedchip-v1",
+            "--precision",
+            precision,
+            "--inputs",
+            f.join("inputs.npz").to_str().unwrap(),
+            "--check",
+            "--json",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{model}: {}", stderr(&o));
+        let doc = json(&o);
+        assert_eq!(doc["check"]["passed"], true, "{model} {precision}: {doc}");
+    }
+    let f = root.join("dlrm-v1-style");
+    let o = seedchip(&[
+        "run",
+        f.join("model.onnx").to_str().unwrap(),
+        "--chip",
+        "seedchip-v1",
+        "--batch",
+        "8",
+        "--check",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["check"]["passed"], true);
+}
+
+/// Malformed ragged offsets in user inputs are a user error naming the input, not a fault.
+#[test]
+fn bad_ragged_offsets_are_user_errors() {
+    let f = repo_root().join("crates/onnx/tests/fixtures/pytorch/dlrm-v1-style");
+    let mut inputs: BTreeMap<String, Tensor> = read_npz(&f.join("inputs.npz")).unwrap();
+    inputs.insert(
+        "sparse_1_offsets".into(),
+        Tensor::from_i64(vec![4], vec![0, 3, 2, 5]).unwrap(),
+    );
+    let dir = temp_dir("bad-offsets");
+    let path = dir.join("inputs.npz");
+    write_npz(&path, &inputs).unwrap();
+    let o = seedchip(&[
+        "run",
+        f.join("model.onnx").to_str().unwrap(),
+        "--chip",
+        "seedchip-v1",
+        "--inputs",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("sparse_1_offsets"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -40,10 +40,6 @@ pub struct HbmLayout {
     pub end: u64,
 }
 
-fn io_bytes(shape: &[u64], batch: u64) -> u64 {
-    4 * batch * shape.iter().product::<u64>()
-}
-
 /// Lays out HBM.
 pub fn layout(lir: &Lir, t: &Target, mem: &MemPlan, batch: u64) -> Result<HbmLayout, Error> {
     let mut at = 0u64;
@@ -66,11 +62,11 @@ pub fn layout(lir: &Lir, t: &Target, mem: &MemPlan, batch: u64) -> Result<HbmLay
     at = at.div_ceil(4096) * 4096;
     for io in &lir.inputs {
         l.input_at.push(at);
-        at = align(at + io_bytes(&io.shape, batch));
+        at = align(at + io.binding_bytes(batch));
     }
     for io in &lir.outputs {
         l.output_at.push(at);
-        at = align(at + io_bytes(&io.shape, batch));
+        at = align(at + io.binding_bytes(batch));
     }
     l.end = at;
     if at > t.hbm_bytes {
@@ -209,24 +205,20 @@ pub fn run(
         });
     }
     for (i, io) in lir.inputs.iter().enumerate() {
-        let mut shape = vec![batch];
-        shape.extend(&io.shape);
         p.bindings.push(Binding {
             direction: Direction::Input,
             name: io.name.clone(),
             dtype: io.dtype,
-            shape,
+            shape: io.binding_shape(batch),
             addr: Addr::hbm(hbm.input_at[i]),
         });
     }
     for (i, io) in lir.outputs.iter().enumerate() {
-        let mut shape = vec![batch];
-        shape.extend(&io.shape);
         p.bindings.push(Binding {
             direction: Direction::Output,
             name: io.name.clone(),
             dtype: io.dtype,
-            shape,
+            shape: io.binding_shape(batch),
             addr: Addr::hbm(hbm.output_at[i]),
         });
     }

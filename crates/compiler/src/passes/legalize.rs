@@ -20,8 +20,8 @@ use seedchip_isa::DType;
 
 use crate::Error;
 use crate::lir::{
-    Base, Bmm, Const, ConstData, ConstRole, Dim, Gemm, Io, KOp, Kernel, Lir, TableRef, TensorId,
-    VOp, View,
+    Base, Bmm, Const, ConstData, ConstRole, Dim, Gemm, Io, IoLayout, KOp, Kernel, Lir, TableRef,
+    TensorId, VOp, View,
 };
 
 /// Masked attention scores get this added before the softmax: far below any real score, and
@@ -339,10 +339,67 @@ pub fn lower(graph: &Graph) -> Result<Lir, Error> {
             name: o.name.clone(),
             shape: per_sample_shape(graph.ty(o.value), &o.name)?,
             dtype: DType::F32,
+            layout: IoLayout::PerSample,
         });
         l.push(KOp::Store { src: v, output: oi }, &o.name);
     }
     Ok(l.lir)
+}
+
+/// Expected ids per ragged bag when the graph gives no `mean_pooling` hint (the f32 reference's
+/// input synthesizer assumes the same).
+pub const DEFAULT_MEAN_POOLING: f64 = 1.0;
+
+/// Expected ids per bag of every ragged index input (the largest hint of the bags reading it;
+/// [`DEFAULT_MEAN_POOLING`] without one).
+pub fn ragged_means(graph: &Graph) -> BTreeMap<ValueId, f64> {
+    let mut out: BTreeMap<ValueId, f64> = BTreeMap::new();
+    for n in &graph.nodes {
+        if let Op::EmbeddingBag { mean_pooling, .. } = n.op {
+            if n.inputs.len() == 3 {
+                let m = mean_pooling.unwrap_or(DEFAULT_MEAN_POOLING);
+                let e = out.entry(n.inputs[1]).or_insert(m);
+                *e = e.max(m);
+            }
+        }
+    }
+    out
+}
+
+/// Fills in the capacity of every ragged index input: `options.ragged_ids[name]` when given,
+/// else `batch × max(1, round(2 × mean pooling))`, the most the zoo's generator produces (bag
+/// sizes uniform on `0..=round(2·mean)`).
+pub fn set_ragged_capacity(
+    lir: &mut Lir,
+    graph: &Graph,
+    options: &crate::CompileOptions,
+) -> Result<(), Error> {
+    let means = ragged_means(graph);
+    let batch = u64::from(options.batch);
+    for (&v, &mean) in &means {
+        let name = graph.value_name(v);
+        let Some(io) = lir.inputs.iter_mut().find(|io| io.name == name) else {
+            continue;
+        };
+        let cap = match options.ragged_ids.get(name) {
+            Some(&c) => c,
+            None => batch * ((2.0 * mean).round() as u64).max(1),
+        };
+        if cap == 0 || cap > u64::from(i32::MAX as u32) {
+            return Err(Error::Options(format!(
+                "ragged ids `{name}`: capacity {cap} must be in 1..=2^31-1"
+            )));
+        }
+        io.layout = IoLayout::RaggedIds { capacity: cap };
+    }
+    for name in options.ragged_ids.keys() {
+        if !means.keys().any(|&v| graph.value_name(v) == name) {
+            return Err(Error::Options(format!(
+                "ragged_ids names `{name}`, which is not the index list of a ragged embedding bag"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn per_sample_shape(ty: &TensorType, what: &str) -> Result<Vec<u64>, Error> {
@@ -411,18 +468,34 @@ impl<'g> Lowerer<'g> {
                     ));
                 }
             };
-            if val.ty.shape.contains(&IrDim::Dyn) {
-                return Err(Error::unsupported(
-                    format!("input %{}", val.name),
-                    "ragged (offsets-style) embedding inputs are not supported yet; use \
-                     fixed-hotness ids i64[B, hotness]",
-                ));
-            }
-            let shape = per_sample_shape(&val.ty, &format!("input %{}", val.name))?;
+            // Ragged bags: the index list `i64[?]` and the offsets `i64[B]` of the same bags.
+            let ragged_ids = g.nodes.iter().any(|n| {
+                matches!(n.op, Op::EmbeddingBag { .. }) && n.inputs.len() == 3 && n.inputs[1] == v
+            });
+            let offsets = g.nodes.iter().any(|n| {
+                matches!(n.op, Op::EmbeddingBag { .. }) && n.inputs.len() == 3 && n.inputs[2] == v
+            });
+            let (shape, layout) = if ragged_ids {
+                // The capacity depends on the compile options (`set_ragged_capacity`).
+                (Vec::new(), IoLayout::RaggedIds { capacity: 0 })
+            } else if offsets {
+                (Vec::new(), IoLayout::Offsets)
+            } else {
+                if val.ty.shape.contains(&IrDim::Dyn) {
+                    return Err(Error::unsupported(
+                        format!("input %{}", val.name),
+                        "a `?` dimension is only supported as the index list of ragged \
+                         embedding bags",
+                    ));
+                }
+                let shape = per_sample_shape(&val.ty, &format!("input %{}", val.name))?;
+                (shape, IoLayout::PerSample)
+            };
             lir.inputs.push(Io {
                 name: val.name.clone(),
                 shape,
                 dtype,
+                layout,
             });
         }
         Ok(Lowerer {
@@ -474,6 +547,16 @@ impl<'g> Lowerer<'g> {
         let val = self.g.value(v);
         let view = match val.def {
             ValueDef::Input(i) => {
+                if self.lir.inputs[i].layout != IoLayout::PerSample {
+                    return Err(Error::unsupported(
+                        node,
+                        format!(
+                            "input %{} holds ragged ids or offsets; only embedding bags may \
+                             read it",
+                            val.name
+                        ),
+                    ));
+                }
                 let shape = self.lir.inputs[i].shape.clone();
                 let dtype = self.lir.inputs[i].dtype;
                 let name = val.name.clone();
@@ -757,11 +840,32 @@ impl<'g> Lowerer<'g> {
         match &node.op {
             Op::EmbeddingBag { pooling, .. } => {
                 if node.inputs.len() == 3 {
-                    return Err(Error::unsupported(
-                        label,
-                        "ragged embedding bags (with offsets) are not supported yet; use \
-                         fixed-hotness ids i64[B, hotness]",
-                    ));
+                    let table = self.table(node.inputs[0], &label)?;
+                    let input = |v: ValueId| match g.value(v).def {
+                        ValueDef::Input(i) => Ok(i),
+                        _ => Err(Error::unsupported(
+                            &label,
+                            format!(
+                                "ragged ids and offsets must be model inputs; %{} is computed",
+                                g.value_name(v)
+                            ),
+                        )),
+                    };
+                    let (ids, offsets) = (input(node.inputs[1])?, input(node.inputs[2])?);
+                    let dim = self.lir.tables[table].dim;
+                    let dst = self.new_tensor(&oname, &[dim], Some(out));
+                    self.push(
+                        KOp::GatherRagged {
+                            table,
+                            ids,
+                            offsets,
+                            pooling: *pooling,
+                            dst: dst.clone(),
+                        },
+                        &label,
+                    );
+                    self.set(out, dst);
+                    return Ok(());
                 }
                 let table = self.table(node.inputs[0], &label)?;
                 let idx = self.operand(node.inputs[1], &label)?;

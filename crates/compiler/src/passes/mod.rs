@@ -146,8 +146,18 @@ pub fn run(graph: &Graph, chip: &Chip, options: &CompileOptions) -> Result<Compi
         });
     }
 
-    let plain = legalize::decompose(graph)?;
+    let mut plain = legalize::decompose(graph)?;
+    // Ragged bags without a pooling hint: calibration and the access profile generate inputs
+    // with the default bag size.
+    for n in &mut plain.nodes {
+        if let seedchip_ir::Op::EmbeddingBag { mean_pooling, .. } = &mut n.op {
+            if n.inputs.len() == 3 && mean_pooling.is_none() {
+                *mean_pooling = Some(legalize::DEFAULT_MEAN_POOLING);
+            }
+        }
+    }
     let mut lir = legalize::lower(&plain)?;
+    legalize::set_ragged_capacity(&mut lir, &plain, options)?;
     check(options, "legalize", verify::lir(&lir))?;
 
     let names = quantize::needed_ranges(&lir, precision, &target);
@@ -155,7 +165,13 @@ pub fn run(graph: &Graph, chip: &Chip, options: &CompileOptions) -> Result<Compi
     let samples = ((1u64 << 32) / macs.max(1))
         .max(64)
         .min(u64::from(options.calibration_samples.max(1)));
-    let ranges = quantize::calibrate(&plain, &names, options.seed, samples as u32)?;
+    let ranges = quantize::calibrate(
+        &plain,
+        &names,
+        options.seed,
+        samples as u32,
+        options.calibration_inputs.as_ref(),
+    )?;
     quantize::run(&mut lir, precision, &target, &ranges)?;
     check(options, "quantize", verify::lir(&lir))?;
 
@@ -182,9 +198,27 @@ pub fn run(graph: &Graph, chip: &Chip, options: &CompileOptions) -> Result<Compi
     let report = Report::new(
         &lir, &target, options, &emb, &mem, &program, folded, &ranges,
     );
+    let mut ragged: Vec<crate::RaggedBinding> = Vec::new();
+    for k in &lir.kernels {
+        if let crate::lir::KOp::GatherRagged { ids, offsets, .. } = k.op {
+            let (io, off) = (&lir.inputs[ids], &lir.inputs[offsets]);
+            let crate::lir::IoLayout::RaggedIds { capacity } = io.layout else {
+                unreachable!("verified: ragged ids input")
+            };
+            let r = crate::RaggedBinding {
+                ids: io.name.clone(),
+                offsets: off.name.clone(),
+                capacity,
+            };
+            if !ragged.contains(&r) {
+                ragged.push(r);
+            }
+        }
+    }
     Ok(Compiled {
         program,
         report,
         hints,
+        ragged,
     })
 }

@@ -174,6 +174,9 @@ fn gather_inputs(lir: &Lir) -> Vec<(usize, String)> {
                 out.push((*table, name.clone()));
             }
         }
+        if let KOp::GatherRagged { table, ids, .. } = &k.op {
+            out.push((*table, lir.inputs[*ids].name.clone()));
+        }
     }
     out
 }

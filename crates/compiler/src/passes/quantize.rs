@@ -92,13 +92,14 @@ pub fn needed_ranges(lir: &Lir, precision: Precision, target: &Target) -> BTreeS
     names
 }
 
-/// Runs the f32 reference on generated inputs and records the range of every named value
-/// (always including 0).
+/// Runs the f32 reference on generated inputs (or on `given` inputs, when the caller has
+/// representative data) and records the range of every named value (always including 0).
 pub fn calibrate(
     graph: &Graph,
     names: &BTreeSet<String>,
     seed: u64,
     samples: u32,
+    given: Option<&BTreeMap<String, RefTensor>>,
 ) -> Result<Ranges, Error> {
     let mut ranges = Ranges::new();
     if names.is_empty() {
@@ -120,6 +121,26 @@ pub fn calibrate(
         probes.push((name.clone(), out));
     }
     let exec = Executor::new(&g, &RefOptions::default())?;
+    let observe_all = |ranges: &mut Ranges, feeds: &BTreeMap<String, RefTensor>| {
+        let outs = exec.run(feeds)?;
+        for (name, out) in &probes {
+            let data = outs[out].as_f32().expect("probed values are f32");
+            observe(ranges, name, data);
+        }
+        // Graph inputs feeding GEMMs directly are probed through their feeds.
+        for (name, t) in feeds {
+            if names.contains(name) {
+                if let Some(d) = t.as_f32() {
+                    observe(ranges, name, d);
+                }
+            }
+        }
+        Ok::<(), Error>(())
+    };
+    if let Some(feeds) = given {
+        observe_all(&mut ranges, feeds)?;
+        return Ok(ranges);
+    }
     let work = GraphWorkload::new(
         &g,
         &InputOptions {
@@ -147,19 +168,7 @@ pub fn calibrate(
             .expect("generated inputs match their shapes");
             feeds.insert(t.name, tensor);
         }
-        let outs = exec.run(&feeds)?;
-        for (name, out) in &probes {
-            let data = outs[out].as_f32().expect("probed values are f32");
-            observe(&mut ranges, name, data);
-        }
-        // Graph inputs feeding GEMMs directly are probed through their feeds.
-        for (name, t) in &feeds {
-            if names.contains(name) {
-                if let Some(d) = t.as_f32() {
-                    observe(&mut ranges, name, d);
-                }
-            }
-        }
+        observe_all(&mut ranges, &feeds)?;
     }
     Ok(ranges)
 }

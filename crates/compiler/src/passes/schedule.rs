@@ -70,7 +70,7 @@ pub fn order(lir: &mut Lir) {
     }
     let prio = |k: &KOp| match k {
         KOp::Load { .. } => 0,
-        KOp::Gather { .. } => 1,
+        KOp::Gather { .. } | KOp::GatherRagged { .. } => 1,
         _ => 2,
     };
     let mut done = vec![false; n];
@@ -232,6 +232,61 @@ fn u32_of(x: u64, what: &str) -> Result<u32, Error> {
         node: what.to_string(),
         message: format!("{x} does not fit a 32-bit instruction field"),
     })
+}
+
+/// `gather.{sum,mean,max}` for `pooling`.
+#[allow(clippy::too_many_arguments)]
+fn pooled_gather(
+    pooling: Pooling,
+    dtype: DType,
+    dst: Addr,
+    table: Addr,
+    rows: u32,
+    dim: u32,
+    idx: Addr,
+    offsets: Addr,
+    bags: u32,
+    ldd: u32,
+    cache_map: Option<Addr>,
+) -> Inst {
+    match pooling {
+        Pooling::Sum => Inst::GatherSum {
+            dtype,
+            dst,
+            table,
+            rows,
+            dim,
+            idx,
+            offsets,
+            bags,
+            ldd,
+            cache_map,
+        },
+        Pooling::Mean => Inst::GatherMean {
+            dtype,
+            dst,
+            table,
+            rows,
+            dim,
+            idx,
+            offsets,
+            bags,
+            ldd,
+            cache_map,
+        },
+        Pooling::Max => Inst::GatherMax {
+            dtype,
+            dst,
+            table,
+            rows,
+            dim,
+            idx,
+            offsets,
+            bags,
+            ldd,
+            cache_map,
+        },
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1453,6 +1508,90 @@ impl<'a> Em<'a> {
         Ok(())
     }
 
+    /// Ragged bags: the engine reads the micro-batch's `bags + 1` offsets and the ids they
+    /// select straight from the HBM bindings (offsets are absolute positions in the whole
+    /// batch's id list), in chunks of [`GATHER_BAGS`] bags.
+    fn gather_ragged(
+        &mut self,
+        table: usize,
+        ids: usize,
+        offsets: usize,
+        pooling: Pooling,
+        dst: &View,
+        node: &str,
+    ) -> Result<(), Error> {
+        if self.t.gather_engines == 0 || !self.t.gather_pooling.contains(&pooling) {
+            return Err(Error::unsupported(
+                node,
+                format!(
+                    "ragged embedding bags ({} pooling) need gather engines that pool it; chip \
+                     `{}` has {} gather engines{}",
+                    pooling.name(),
+                    self.t.name,
+                    self.t.gather_engines,
+                    if self.t.gather_engines > 0 {
+                        " without that pooling"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        let capacity = match self.lir.inputs[ids].layout {
+            crate::lir::IoLayout::RaggedIds { capacity } => capacity,
+            _ => panic!("ragged gather ids must be a RaggedIds input"),
+        };
+        let tb = &self.lir.tables[table];
+        let (dtype, dim) = (tb.dtype, tb.dim);
+        let rows = u32_of(tb.rows, node)?;
+        let rb = row_bytes(dtype, dim);
+        let cache_map = self.emb.cache_maps.get(&table).map(|&c| {
+            let (s, a) = self.mem.const_addr(c, self.core);
+            (Addr::new(s, a), self.lir.konst(c).size_bytes())
+        });
+        let slots = self
+            .emb
+            .cache_base
+            .get(&table)
+            .map_or((0, 0), |&b| (b, tb.hot_rows.len() as u64 * rb));
+        // Which ids a chunk reads is known only at run time: its footprint is the whole list.
+        let hint = GatherHint {
+            ids: capacity,
+            map_bytes: cache_map.map_or(0, |m| m.1),
+            slots,
+            row_bytes: rb,
+        };
+        let d = self.opnd(dst);
+        if !dst.inner_contiguous() {
+            return Err(Error::unsupported(node, "gather rows must be contiguous"));
+        }
+        let table_at = Addr::hbm(self.hbm.table_at[table]);
+        let ids_at = Addr::hbm(self.hbm.input_at[ids]);
+        let offsets_at = self.hbm.input_at[offsets];
+        let ldd = u32_of(d.strides[0], node)?;
+        let dim = u32_of(dim, node)?;
+        let mut b0 = 0;
+        while b0 < self.n {
+            let bags = u32_of((self.n - b0).min(GATHER_BAGS), node)?;
+            let inst = pooled_gather(
+                pooling,
+                dtype,
+                d.at(&[b0]),
+                table_at,
+                rows,
+                dim,
+                ids_at,
+                Addr::hbm(offsets_at + 4 * (self.s0 + b0)),
+                bags,
+                ldd,
+                cache_map.map(|m| m.0),
+            );
+            self.s.push(inst, node, Some(hint), &[]);
+            b0 += u64::from(bags);
+        }
+        Ok(())
+    }
+
     fn kernel(&mut self, ki: usize) -> Result<(), Error> {
         let k = &self.lir.kernels[ki];
         let node = k.node.as_str();
@@ -1474,6 +1613,13 @@ impl<'a> Em<'a> {
                 dst,
                 engine,
             } => self.gather(*table, idx, *hotness, *pooling, dst, *engine, ws, node),
+            KOp::GatherRagged {
+                table,
+                ids,
+                offsets,
+                pooling,
+                dst,
+            } => self.gather_ragged(*table, *ids, *offsets, *pooling, dst, node),
             KOp::Gemm(g) => self.gemm(g, ws, node),
             KOp::Bmm(b) => self.bmm(b, ws, node),
             KOp::Vpu { op, dst, a, b } => self.elementwise(*op, dst, a, b.as_ref(), node),

@@ -48,7 +48,8 @@ pub fn run_program(
     races: bool,
 ) -> BTreeMap<String, Vec<f32>> {
     let mut m = Machine::new(chip, &c.program).unwrap();
-    for (name, t) in feeds {
+    let feeds = c.program_inputs(feeds).unwrap();
+    for (name, t) in &feeds {
         m.write_input(name, t).unwrap();
     }
     let limits = Limits {
