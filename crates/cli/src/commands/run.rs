@@ -32,7 +32,8 @@ fn tolerance(p: Precision) -> f64 {
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// A zoo name or a text-IR (.sir) file.
+    /// A zoo name, a text-IR (.sir) or ONNX file, or a program: a `.scp` container or a `.s`
+    /// listing (run as is, inputs by binding name; no --check).
     model: String,
     /// A chip preset or chip TOML file.
     #[arg(long)]
@@ -343,7 +344,111 @@ fn sim_error(e: SimError) -> anyhow::Error {
     }
 }
 
+#[derive(Serialize)]
+struct ProgramRunDoc {
+    schema_version: u32,
+    program: String,
+    chip: String,
+    outputs: BTreeMap<String, OutputSummary>,
+    checksum: String,
+    stats: Stats,
+}
+
+/// `seedchip run prog.s|prog.scp --chip C`: executes a program as written (a compiled one, or a
+/// hand-written one), with inputs from `--inputs` by binding name (unset inputs read as zeros).
+/// A fault is reported with its core, PC, instruction and address, exit 2.
+fn run_program_file(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    if args.check {
+        return Err(user(
+            format!("--check needs a model; {} is a program", args.model),
+            &["run the model (zoo name, .sir or .onnx) to compare with the f32 reference"],
+        ));
+    }
+    if args.threads == Some(0) {
+        return Err(user("--threads must be at least 1", &[]));
+    }
+    let chip = load_chip(&args.chip)?;
+    let path = Path::new(&args.model);
+    let program = if args.model.ends_with(".s") {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| user(format!("cannot read {}: {e}", args.model), &[]))?;
+        seedchip_isa::Program::assemble(&text)
+            .map_err(|e| user(format!("{}:{e}", args.model), &[]))?
+    } else {
+        let bytes = std::fs::read(path)
+            .map_err(|e| user(format!("cannot read {}: {e}", args.model), &[]))?;
+        seedchip_isa::Program::decode(&bytes)
+            .map_err(|e| user(format!("{}: {e}", args.model), &[]))?
+    };
+    let sim_options = SimOptions {
+        threads: args.threads,
+        ..SimOptions::default()
+    };
+    let mut machine = Machine::with_options(&chip, &program, &sim_options).map_err(sim_error)?;
+    if let Some(p) = &args.inputs {
+        let inputs = seedchip_ref::npz::read_npz(p)
+            .map_err(|e| user(format!("cannot read inputs {}: {e}", p.display()), &[]))?;
+        for (name, t) in &inputs {
+            machine.write_input(name, t).map_err(sim_error)?;
+        }
+    }
+    let limits = Limits {
+        max_steps: args.max_steps,
+        check_races: args.check_races,
+    };
+    let stats = machine.run(&limits).map_err(|f| {
+        user(
+            format!("the program faulted on the functional simulator: {f}"),
+            &["docs/isa.md, \"Faults\", lists every fault"],
+        )
+    })?;
+    let mut outputs = BTreeMap::new();
+    for b in program
+        .bindings
+        .iter()
+        .filter(|b| b.direction == seedchip_isa::Direction::Output)
+    {
+        outputs.insert(b.name.clone(), machine.read_output(&b.name).map_err(sim_error)?);
+    }
+    if let Some(p) = &args.save_outputs {
+        write_npz_atomically(p, &outputs)?;
+    }
+    let mut all_bytes = Vec::new();
+    let mut summaries = BTreeMap::new();
+    for (name, t) in &outputs {
+        all_bytes.extend(tensor_bytes(t));
+        summaries.insert(name.clone(), summarize(t));
+    }
+    let doc = ProgramRunDoc {
+        schema_version: SCHEMA_VERSION,
+        program: args.model.clone(),
+        chip: chip.name.clone(),
+        outputs: summaries,
+        checksum: format!("{:016x}", seedchip_isa::fnv1a64(&all_bytes)),
+        stats,
+    };
+    if args.json {
+        print_json(&doc)?;
+    } else {
+        let mut text = format!(
+            "{} on {}: {} instructions on the functional simulator\n",
+            doc.program, doc.chip, doc.stats.instructions
+        );
+        for (name, o) in &doc.outputs {
+            text.push_str(&format!(
+                "  {name} {:?}: min {:.6} max {:.6} mean {:.6} checksum {}\n",
+                o.shape, o.min, o.max, o.mean, o.checksum
+            ));
+        }
+        print_text(&text)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    if args.model.ends_with(".s") || args.model.ends_with(".scp") {
+        return run_program_file(&args);
+    }
     let precision = Precision::parse(&args.precision)
         .filter(|p| matches!(p, Precision::Int8 | Precision::Bf16 | Precision::Fp8))
         .ok_or_else(|| {

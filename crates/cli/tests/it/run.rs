@@ -285,3 +285,91 @@ fn bad_ragged_offsets_are_user_errors() {
     assert!(err.contains("sparse_1_offsets"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// Hand-written faulty programs (docs/isa.md "Faults"): an out-of-range DMA, a gather id beyond
+/// its table (from user input), and an SRAM overflow each report the documented fault with
+/// core, PC and instruction, exit 2, and never panic; the same gather with valid ids runs.
+#[test]
+fn hand_written_faulty_programs_report_their_fault() {
+    let chip = seedchip_chip::presets::get("seedchip-v1").unwrap();
+    let head = |batch: u32| {
+        format!(
+            ".scp container=1 isa=1\n.target chip=\"seedchip-v1\" fingerprint={:#x} \
+             precision=int8 batch={batch}\n\n",
+            seedchip_isa::chip_fingerprint(&chip)
+        )
+    };
+    let dir = temp_dir("faults");
+    let write = |name: &str, text: String| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let dma = write(
+        "dma.s",
+        head(1)
+            + ".core 0\n    dma.copy dst=local:0x0 src=hbm:0xfffffffff000 rows=1 \
+               row_bytes=0x2000 dst_stride_bytes=0x2000 src_stride_bytes=0x2000\n    ctl.halt\n",
+    );
+    let sram = write(
+        "sram.s",
+        head(1)
+            + ".core 1\n    vpu.copy.f32 dst=local:0x0 a=local:0x0 rows=4096 cols=4096 \
+               ldd=4096 lda=4096\n    ctl.halt\n",
+    );
+    let gather = write(
+        "gather.s",
+        head(2)
+            + ".binding input \"ids\" dtype=i32 shape=[4] at=hbm:0x0\n\
+               .binding input \"offsets\" dtype=i32 shape=[3] at=hbm:0x100\n\
+               .binding output \"pooled\" dtype=f32 shape=[2,8] at=shared:0x0\n\n\
+               .table \"user_table\" at=hbm:0x10000 rows=10 dim=8 dtype=bf16 source=procedural \
+               seed=1 param=\"user.weight\" dist=uniform bound=0.1\n\n\
+               .core 0\n    gather.sum.bf16 dst=shared:0x0 table=hbm:0x10000 rows=10 dim=8 \
+               idx=hbm:0x0 offsets=hbm:0x100 bags=2 ldd=8 cache_map=none\n    ctl.halt\n",
+    );
+    let ids = |v: Vec<i32>, name: &str| {
+        let p = dir.join(name);
+        let mut m = BTreeMap::new();
+        m.insert("ids".to_string(), Tensor::from_i32(vec![4], v).unwrap());
+        m.insert(
+            "offsets".to_string(),
+            Tensor::from_i32(vec![3], vec![0, 1, 4]).unwrap(),
+        );
+        write_npz(&p, &m).unwrap();
+        p
+    };
+    let (bad, good) = (ids(vec![1, 2, 10, 3], "bad.npz"), ids(vec![1, 2, 9, 3], "good.npz"));
+    let run = |prog: &std::path::Path, inputs: Option<&std::path::Path>| {
+        let mut a = vec![
+            "run".to_string(),
+            prog.to_str().unwrap().to_string(),
+            "--chip".into(),
+            "seedchip-v1".into(),
+        ];
+        if let Some(i) = inputs {
+            a.extend(["--inputs".to_string(), i.to_str().unwrap().to_string()]);
+        }
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        seedchip(&a)
+    };
+    for (prog, inputs, want) in [
+        (&dma, None, "out of bounds: operand `src` accesses hbm 0xfffffffff000"),
+        (&sram, None, "sram overflow: operand `a` spans 67108864 bytes"),
+        (
+            &gather,
+            Some(bad.as_path()),
+            "id 10 (bag 1, position 1) is outside table `user_table` (rows 0..10); it comes \
+             from input `ids` element 2",
+        ),
+    ] {
+        let o = run(prog, inputs);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(want) && err.contains("pc 0x0"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let o = run(&gather, Some(good.as_path()));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("pooled [2, 8]"));
+}
