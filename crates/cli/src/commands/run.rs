@@ -408,7 +408,10 @@ fn run_program_file(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .filter(|b| b.direction == seedchip_isa::Direction::Output)
     {
-        outputs.insert(b.name.clone(), machine.read_output(&b.name).map_err(sim_error)?);
+        outputs.insert(
+            b.name.clone(),
+            machine.read_output(&b.name).map_err(sim_error)?,
+        );
     }
     if let Some(p) = &args.save_outputs {
         write_npz_atomically(p, &outputs)?;

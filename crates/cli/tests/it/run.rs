@@ -339,7 +339,10 @@ fn hand_written_faulty_programs_report_their_fault() {
         write_npz(&p, &m).unwrap();
         p
     };
-    let (bad, good) = (ids(vec![1, 2, 10, 3], "bad.npz"), ids(vec![1, 2, 9, 3], "good.npz"));
+    let (bad, good) = (
+        ids(vec![1, 2, 10, 3], "bad.npz"),
+        ids(vec![1, 2, 9, 3], "good.npz"),
+    );
     let run = |prog: &std::path::Path, inputs: Option<&std::path::Path>| {
         let mut a = vec![
             "run".to_string(),
@@ -354,8 +357,16 @@ fn hand_written_faulty_programs_report_their_fault() {
         seedchip(&a)
     };
     for (prog, inputs, want) in [
-        (&dma, None, "out of bounds: operand `src` accesses hbm 0xfffffffff000"),
-        (&sram, None, "sram overflow: operand `a` spans 67108864 bytes"),
+        (
+            &dma,
+            None,
+            "out of bounds: operand `src` accesses hbm 0xfffffffff000",
+        ),
+        (
+            &sram,
+            None,
+            "sram overflow: operand `a` spans 67108864 bytes",
+        ),
         (
             &gather,
             Some(bad.as_path()),
