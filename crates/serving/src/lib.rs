@@ -15,11 +15,14 @@
 //! [`theory`] (closed forms the tests compare with).
 
 pub mod arrivals;
+pub mod chipsim;
+pub mod device;
 pub mod engine;
 pub mod hist;
 pub mod rng;
 pub mod search;
 pub mod service;
+pub mod shard;
 pub mod theory;
 
 pub use arrivals::{Arrivals, Burst, Diurnal};
@@ -48,9 +51,12 @@ pub enum Error {
         col: usize,
         reason: String,
     },
-    /// User: the model cannot be compiled for or timed on the chip.
+    /// User: the model cannot be compiled for the chip (the compiler's message).
     #[error("{0}")]
     Compile(String),
+    /// Internal: a compiled program the timing model rejects (a compiler or timing bug).
+    #[error("cannot time the program: {0}")]
+    Timing(String),
     /// User: a peer device or its model rejects the request.
     #[error(transparent)]
     Peer(#[from] seedchip_peers::Error),

@@ -13,6 +13,7 @@ pub mod models;
 mod onnx;
 mod run;
 mod scalesim;
+mod serve;
 mod sim;
 mod validate;
 
@@ -45,6 +46,9 @@ pub enum Command {
     /// Compile a model and time it: latency, throughput, unit activity, memory, energy,
     /// roofline fraction; --trace writes a Perfetto trace.
     Sim(sim::SimArgs),
+    /// Serving simulation of a model on a chip or peer: arrivals, batching, replicas, p50-p99.9
+    /// latency; with --sla-p99-ms the largest rate that holds it (exit 1 if --qps misses it).
+    Serve(serve::ServeArgs),
     /// The instruction set: every instruction's opcode, queue, dtypes and operand layout.
     Isa(isa::IsaArgs),
     /// Peer models' predictions against measurements (held-out H100 rows, MLPerf); exit 1 if a
@@ -65,6 +69,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Compile(args) => compile::run(args),
         Command::Run(args) => run::run(args),
         Command::Sim(args) => sim::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Isa(args) => isa::run(args),
         Command::Validate(args) => validate::run(args),
     }

@@ -5,16 +5,15 @@
 //! The JSON document holds no wall-clock figures, so the same command prints the same bytes
 //! whatever the machine or thread count; `--timings` prints how long each stage took on stderr.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use seedchip_chip::Precision;
-use seedchip_compiler::{CompileOptions, compile};
+use seedchip_serving::chipsim::{TimeOptions, compile_and_time};
 use seedchip_timing::energy::{EnergyOptions, LogicEnergy};
+use seedchip_timing::sim::SimOptions;
 use seedchip_timing::sim::report::SimReport;
-use seedchip_timing::sim::{SimOptions, simulate};
 use seedchip_timing::units::memctl::MemoryMode;
 use serde::Serialize;
 
@@ -104,33 +103,6 @@ fn parse_precision(s: &str) -> anyhow::Result<Precision> {
         })
 }
 
-/// The integer inputs (embedding ids) the timing model needs, generated as `run` generates
-/// them.
-fn generated_ids(
-    graph: &seedchip_ir::Graph,
-    batch: u32,
-    seed: u64,
-    alpha: f64,
-) -> anyhow::Result<BTreeMap<String, Vec<i64>>> {
-    let options = seedchip_zoo::InputOptions {
-        seed,
-        alpha,
-        ..Default::default()
-    };
-    let workload = seedchip_zoo::GraphWorkload::new(graph, &options)
-        .map_err(|e| user(format!("cannot generate inputs: {e}"), &[]))?;
-    let mut out = BTreeMap::new();
-    for t in workload.batch(0, batch as usize) {
-        let v: Vec<i64> = match t.data {
-            seedchip_zoo::TensorData::F32(_) => continue,
-            seedchip_zoo::TensorData::I32(v) => v.into_iter().map(i64::from).collect(),
-            seedchip_zoo::TensorData::I64(v) => v,
-        };
-        out.insert(t.name, v);
-    }
-    Ok(out)
-}
-
 /// Writes next to the target and renames, so a reader never sees a half-written trace.
 fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
     let file_name = path
@@ -173,18 +145,10 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     let t0 = Instant::now();
     let mut graph = load_model(&args.model, args.rows_cap, args.seed)?;
     default_ragged_hints(&mut graph);
-    let ids = generated_ids(&graph, args.batch, args.seed, args.alpha)?;
-    let t1 = Instant::now();
-    let mut options = CompileOptions::new(precision, args.batch);
-    options.seed = args.seed;
-    let compiled = compile(&graph, &chip, &options).map_err(|e| user(e.to_string(), &[]))?;
-    let program = &compiled.program;
-    // Ragged id lists and offsets in the program's fixed-size form.
-    let ids = compiled
-        .program_int_inputs(&ids)
-        .map_err(|e| user(e.to_string(), &[]))?;
-    let t2 = Instant::now();
-    let sim_options = SimOptions {
+    let model_s = t0.elapsed().as_secs_f64();
+    let mut options = TimeOptions::new(precision, args.seed);
+    options.alpha = args.alpha;
+    options.sim = SimOptions {
         memory,
         energy: EnergyOptions {
             logic,
@@ -193,23 +157,22 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         trace: args.trace.is_some(),
         ..SimOptions::default()
     };
-    let out = simulate(&chip, program, &ids, &sim_options).map_err(|e| {
-        user(
-            format!("cannot time the program: {e}"),
+    let timed = compile_and_time(&graph, &chip, args.batch, &options).map_err(|e| match e {
+        seedchip_serving::Error::Timing(_) => user(
+            e.to_string(),
             &["a compiled program that cannot be timed is a compiler or timing-model bug"],
-        )
+        ),
+        _ => user(e.to_string(), &[]),
     })?;
-    let t3 = Instant::now();
+    let program = &timed.compiled.program;
+    let out = &timed.outcome;
     if let (Some(path), Some(trace)) = (&args.trace, &out.trace) {
         write_atomically(path, &trace.to_json())?;
     }
     if args.timings {
         eprintln!(
-            "model+inputs {:.3} s, compile {:.3} s, timing model {:.3} s ({} events)",
-            (t1 - t0).as_secs_f64(),
-            (t2 - t1).as_secs_f64(),
-            (t3 - t2).as_secs_f64(),
-            out.report.events
+            "model {:.3} s, inputs {:.3} s, compile {:.3} s, timing model {:.3} s ({} events)",
+            model_s, timed.inputs_s, timed.compile_s, timed.timing_s, out.report.events
         );
     }
     let r = &out.report;
