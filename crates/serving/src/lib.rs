@@ -19,6 +19,7 @@ pub mod chipsim;
 pub mod device;
 pub mod engine;
 pub mod hist;
+pub mod plan;
 pub mod rng;
 pub mod search;
 pub mod service;

@@ -11,6 +11,7 @@ mod infer;
 mod isa;
 pub mod models;
 mod onnx;
+mod plan;
 mod run;
 mod scalesim;
 mod serve;
@@ -49,6 +50,9 @@ pub enum Command {
     /// Serving simulation of a model on a chip or peer: arrivals, batching, replicas, p50-p99.9
     /// latency; with --sla-p99-ms the largest rate that holds it (exit 1 if --qps misses it).
     Serve(serve::ServeArgs),
+    /// Fleet sizing, power and TCO of a workload on seedchip-v1 and peers (default: a
+    /// billion-user feed).
+    Plan(plan::PlanArgs),
     /// The instruction set: every instruction's opcode, queue, dtypes and operand layout.
     Isa(isa::IsaArgs),
     /// Peer models' predictions against measurements (held-out H100 rows, MLPerf); exit 1 if a
@@ -70,6 +74,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Sim(args) => sim::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Isa(args) => isa::run(args),
         Command::Validate(args) => validate::run(args),
     }

@@ -6,6 +6,7 @@ mod infer;
 mod models;
 mod onnx;
 mod run;
+mod serve;
 mod sim;
 mod support;
 mod systolic;
