@@ -5,6 +5,8 @@
 //! - `cargo xtask bench funcsim [MODEL [PRECISION [BATCH [CHIP]]]]`: bit-exact funcsim samples/s
 //!   next to the f32 reference in the same process, with their ratio (release build); default
 //!   dlrm-v2 int8 batch 512 on seedchip-v1.
+//! - `cargo xtask bench serve [REQUESTS]`: serving simulator, simulated requests per second of
+//!   wall time and of CPU time (target 5 M/s).
 //! - `cargo xtask ci`: the CI entry point, `.ci/run`.
 //! - `cargo xtask gen-proto [--check]`: regenerates (or checks) the ONNX protobuf bindings.
 //!
@@ -35,7 +37,7 @@ fn run(cmd: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-const USAGE: &str = "usage: cargo xtask bench ref [MODELS [BATCHES]] | cargo xtask bench funcsim [MODEL [PRECISION [BATCH [CHIP]]]] | cargo xtask ci | cargo xtask gen-proto [--check]";
+const USAGE: &str = "usage: cargo xtask bench ref [MODELS [BATCHES]] | cargo xtask bench funcsim [MODEL [PRECISION [BATCH [CHIP]]]] | cargo xtask bench serve [REQUESTS] | cargo xtask ci | cargo xtask gen-proto [--check]";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -65,6 +67,17 @@ fn main() -> anyhow::Result<()> {
                 "seedchip-funcsim",
                 "--features",
                 "bench",
+                "--example",
+                "bench",
+                "--",
+            ])
+            .args(rest)),
+        ["bench", "serve", rest @ ..] => run(Command::new(&cargo)
+            .args([
+                "run",
+                "--release",
+                "-p",
+                "seedchip-serving",
                 "--example",
                 "bench",
                 "--",

@@ -5,14 +5,19 @@
 //! pass through one or more stages ([`engine::Stage`]: e.g. two-tower retrieval → DLRM ranking
 //! → re-ranking), where a dynamic batcher ([`engine::Batching`]: max batch in user-item pairs,
 //! max wait, splitting of large requests) feeds replicas whose per-batch service time comes from
-//! a [`service::ServiceTime`] (a timed table with jitter, or a closed form for validation). The discrete-event core
+//! a [`service::ServiceTime`] (a timed table with jitter, built from the cycle-level timing
+//! simulator through [`chipsim`] or a peer model through [`device`]; or a closed form for
+//! validation). The discrete-event core
 //! ([`engine::simulate`]) orders events by `(time, seq)` and draws from seeded, named RNG
 //! streams, so a configuration and seed give the same latencies, byte for byte.
 //! [`hist::LatencyHistogram`] keeps HDR-style log-linear buckets (exact nearest rank on small
-//! runs). [`search::max_qps`] finds the largest arrival rate that holds a p99 SLA.
+//! runs). [`search::max_qps`] finds the largest arrival rate that holds a p99 SLA;
+//! [`shard`] splits embedding tables over chips when they exceed one chip's memory;
+//! [`plan`] sizes fleets and prices them from a workload file.
 //!
 //! Reading order: [`rng`] → [`arrivals`] → [`service`] → [`engine`] → [`hist`] → [`search`] →
-//! [`theory`] (closed forms the tests compare with).
+//! [`theory`] (closed forms the tests compare with) → [`chipsim`] → [`device`] → [`shard`] →
+//! [`plan`]. Numbers and assumptions: `docs/serving.md`.
 
 pub mod arrivals;
 pub mod chipsim;
