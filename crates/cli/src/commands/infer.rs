@@ -8,7 +8,7 @@ use std::time::Instant;
 use seedchip_ref::{Executor, Options, Tensor, TensorData};
 use serde::Serialize;
 
-use super::models::{DEFAULT_SEED, apply_weight_files, load_model};
+use super::models::{DEFAULT_SEED, apply_weight_files, default_ragged_hints, load_model};
 use crate::exit::{print_json, print_text, user};
 
 const SCHEMA_VERSION: u32 = 1;
@@ -175,6 +175,9 @@ pub fn run(args: InferArgs) -> anyhow::Result<ExitCode> {
     }
     let mut graph = load_model(&args.model, args.rows_cap, args.seed)?;
     apply_weight_files(&mut graph, &args.weights)?;
+    if args.inputs.is_none() {
+        default_ragged_hints(&mut graph);
+    }
     let (inputs, source) = match &args.inputs {
         Some(path) => {
             let inputs = seedchip_ref::npz::read_npz(path)

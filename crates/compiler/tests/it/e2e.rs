@@ -78,6 +78,9 @@ fn ragged_bags_match_the_reference() {
             );
             assert!(e < tol, "cache {cache} {p}: {e}");
             assert_eq!(c.ragged().len(), 3);
+            // The listing of a program with HBM-resident ids reassembles to it.
+            let text = c.program.disassemble();
+            assert_eq!(seedchip_isa::assemble(&text).unwrap(), c.program);
         }
     }
 }
