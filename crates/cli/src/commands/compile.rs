@@ -30,6 +30,10 @@ pub struct CompileArgs {
     /// Cap every embedding table at this many rows.
     #[arg(long)]
     rows_cap: Option<u64>,
+    /// Most ids per batch of every ragged (offsets-style) embedding input; default
+    /// batch × max(1, round(2 × the bag's mean pooling hint, 1 without one)).
+    #[arg(long)]
+    ragged_ids: Option<u64>,
     /// Seed of procedural weights and of calibration/profiling inputs.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
@@ -89,6 +93,21 @@ pub fn run(args: CompileArgs) -> anyhow::Result<ExitCode> {
     let graph = load_model(&args.model, args.rows_cap, args.seed)?;
     let mut options = CompileOptions::new(precision, args.batch);
     options.seed = args.seed;
+    if let Some(cap) = args.ragged_ids {
+        for n in &graph.nodes {
+            if matches!(n.op, seedchip_ir::Op::EmbeddingBag { .. }) && n.inputs.len() == 3 {
+                options
+                    .ragged_ids
+                    .insert(graph.value_name(n.inputs[1]).to_string(), cap);
+            }
+        }
+        if options.ragged_ids.is_empty() {
+            return Err(user(
+                "--ragged-ids: the model has no ragged (offsets-style) embedding bags",
+                &[],
+            ));
+        }
+    }
     let compiled = compile(&graph, &chip, &options).map_err(|e| {
         let hint: &[&str] = match &e {
             CompileError::DoesNotFit { .. } => {

@@ -163,3 +163,47 @@ fn user_errors_exit_2_and_leave_no_files() {
     assert!(std::fs::read_dir(&dir).unwrap().next().is_none());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A ragged (PyTorch offsets-style) model binds its id lists at the capacity `--ragged-ids`
+/// asks for, and its offsets as batch + 1 entries; a model without ragged bags refuses it.
+#[test]
+fn ragged_id_capacity() {
+    let dir = temp_dir("ragged");
+    let model = repo_root().join("crates/onnx/tests/fixtures/pytorch/dlrm-v1-style/model.onnx");
+    let asm = dir.join("r.s");
+    let o = seedchip(&[
+        "compile",
+        model.to_str().unwrap(),
+        "--chip",
+        "seedchip-v1",
+        "--batch",
+        "8",
+        "--ragged-ids",
+        "100",
+        "-o",
+        dir.join("r.scp").to_str().unwrap(),
+        "--asm",
+        asm.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&asm).unwrap();
+    assert!(
+        text.contains(".binding input \"sparse_0\" dtype=i32 shape=[100]")
+            && text.contains(".binding input \"sparse_0_offsets\" dtype=i32 shape=[9]"),
+        "{text}"
+    );
+    let o = seedchip(&[
+        "compile",
+        "rm1",
+        "--chip",
+        "seedchip-v1",
+        "--rows-cap",
+        "500",
+        "--ragged-ids",
+        "100",
+        "-o",
+        dir.join("x.scp").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!dir.join("x.scp").exists());
+}
