@@ -20,6 +20,9 @@ pub mod mapping;
 pub mod stats;
 pub mod trace;
 
+#[cfg(test)]
+mod reference;
+
 pub use config::{DramTiming, MemConfig, RefreshMode, default_memory};
 pub use detailed::{Completion, DetailedMemory, Outcome, RequestId, simulate};
 pub use fast::{Calibration, FastMemory, Pattern};

@@ -1,0 +1,1128 @@
+//! The detailed model as it was before the speed work (commit f6b3d98), kept verbatim as a
+//! test oracle: `detailed::tests` checks that the optimised model gives identical completions
+//! and statistics on random traces over every kind, page policy, refresh mode and controller
+//! option. Test-only; not part of the API.
+
+#![allow(dead_code)]
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use rayon::prelude::*;
+
+use seedchip_chip::PagePolicy;
+use serde::{Deserialize, Serialize};
+
+use super::Error;
+use super::config::{MemConfig, RefreshMode};
+use super::mapping::Decoder;
+use super::stats::{LatencyHistogram, MemStats, PchCounters};
+use super::trace::{Op, Request};
+
+/// Index of a submitted request (submission order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RequestId(pub u32);
+
+/// A request whose completion time is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Completion {
+    pub cycle: u64,
+    pub id: RequestId,
+}
+
+const NEVER: u64 = u64::MAX;
+
+/// Cycles the pseudo-channels advance together (see [`DetailedMemory::advance_to`]).
+pub const SLICE_CYCLES: u64 = 2048;
+
+/// Row accesses queued in the whole memory above which a slice runs the pseudo-channels on
+/// rayon's threads (below it, the threads would cost more than they save).
+const PARALLEL_MIN_PENDING: usize = 1024;
+const CLOSED: u32 = u32::MAX;
+
+/// Timing constants in the width the scheduler uses.
+#[derive(Debug, Clone)]
+struct Ctx {
+    tcl: u64,
+    tcwl: u64,
+    trcd: u64,
+    trp: u64,
+    tras: u64,
+    trc: u64,
+    trrd_s: u64,
+    trrd_l: u64,
+    tfaw: u64,
+    tccd_s: u64,
+    tccd_l: u64,
+    tburst: u64,
+    trtp: u64,
+    rtw: u64,
+    wtr_s: u64,
+    wtr_l: u64,
+    wtp: u64,
+    trfc: u64,
+    trfc_pb: u64,
+    refresh: RefreshMode,
+    /// Cycles between refresh commands of one pseudo-channel.
+    ref_interval: u64,
+    banks: u32,
+    read_depth: u32,
+    write_depth: u32,
+    bank_depth: u32,
+    lookahead: usize,
+    high: u32,
+    low: u32,
+    hit_cap: u32,
+    closed_page: bool,
+    dual_bus: bool,
+    ctrl: u64,
+}
+
+impl Ctx {
+    fn new(cfg: &MemConfig) -> Ctx {
+        let t = &cfg.timing;
+        let c = |v: u32| u64::from(v);
+        let banks = cfg.banks_per_pchannel();
+        Ctx {
+            tcl: c(t.tcl),
+            tcwl: c(t.tcwl),
+            trcd: c(t.trcd),
+            trp: c(t.trp),
+            tras: c(t.tras),
+            trc: c(t.trc),
+            trrd_s: c(t.trrd_s),
+            trrd_l: c(t.trrd_l),
+            tfaw: c(t.tfaw),
+            tccd_s: c(t.tccd_s),
+            tccd_l: c(t.tccd_l),
+            tburst: c(t.tburst),
+            trtp: c(t.trtp),
+            rtw: c(t.read_to_write()),
+            wtr_s: c(t.write_to_read(false)),
+            wtr_l: c(t.write_to_read(true)),
+            wtp: c(t.write_to_precharge()),
+            trfc: c(t.trfc),
+            trfc_pb: c(t.trfc_pb),
+            refresh: cfg.refresh,
+            ref_interval: match cfg.refresh {
+                RefreshMode::PerBank => (c(t.trefi) / u64::from(banks)).max(1),
+                _ => c(t.trefi),
+            },
+            banks,
+            read_depth: cfg.read_queue_depth,
+            write_depth: cfg.write_queue_depth,
+            bank_depth: cfg.bank_queue_depth,
+            lookahead: cfg.admission_lookahead as usize,
+            high: cfg.write_high_watermark,
+            low: cfg.write_low_watermark,
+            hit_cap: cfg.row_hit_cap,
+            closed_page: cfg.page_policy == PagePolicy::Closed,
+            dual_bus: cfg.dual_command_bus,
+            ctrl: c(cfg.controller_latency_cycles),
+        }
+    }
+}
+
+/// A row access waiting in a pseudo-channel.
+#[derive(Debug, Clone, Copy)]
+struct Txn {
+    arrival: u64,
+    req: u32,
+    /// Admission order within the pseudo-channel (age).
+    seq: u64,
+    row: u32,
+    bursts_left: u32,
+    bank: u8,
+    write: bool,
+    started: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Bank {
+    open_row: u32,
+    bg: u8,
+    t_act: u64,
+    t_pre: u64,
+    t_rd: u64,
+    t_wr: u64,
+    /// Row accesses started since the last activation.
+    served: u32,
+    /// The access the row was opened for (closed-page policy: only it may use the row).
+    owner: u32,
+    /// Queue slots of the waiting reads / writes, oldest first.
+    reads: Vec<u32>,
+    writes: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Group {
+    t_rd: u64,
+    t_wr: u64,
+    t_act: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    None,
+    /// READ or WRITE (the mode says which) to the open row.
+    Col,
+    Act,
+    Pre,
+}
+
+/// A bank's next command in the current mode, with the part of its earliest legal cycle that
+/// depends on the bank alone. Recomputed only when the bank changes.
+#[derive(Debug, Clone, Copy)]
+struct BankCand {
+    part: u64,
+    seq: u64,
+    slot: u32,
+    kind: Kind,
+    bg: u8,
+}
+
+const NO_CAND: BankCand = BankCand {
+    part: NEVER,
+    seq: 0,
+    slot: 0,
+    kind: Kind::None,
+    bg: 0,
+};
+
+/// A command with its earliest legal cycle.
+#[derive(Debug, Clone, Copy)]
+struct Cand {
+    time: u64,
+    seq: u64,
+    slot: u32,
+    bank: u8,
+    kind: Kind,
+}
+
+impl Cand {
+    /// Earliest first, then column commands (row hits), then the oldest access.
+    fn before(&self, o: &Cand) -> bool {
+        (self.time, self.kind != Kind::Col, self.seq) < (o.time, o.kind != Kind::Col, o.seq)
+    }
+
+    fn better(a: Option<Cand>, b: Option<Cand>) -> Option<Cand> {
+        match (a, b) {
+            (Some(x), Some(y)) => Some(if y.before(&x) { y } else { x }),
+            (x, None) => x,
+            (None, y) => y,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct PChannel {
+    input: VecDeque<Txn>,
+    slots: Vec<Txn>,
+    free: Vec<u32>,
+    banks: Vec<Bank>,
+    groups: Vec<Group>,
+    cand: Vec<BankCand>,
+    /// Banks whose candidate is a column / row command.
+    col_mask: u64,
+    row_mask: u64,
+    best_col: Option<Cand>,
+    best_row: Option<Cand>,
+    col_valid: bool,
+    row_valid: bool,
+    n_reads: u32,
+    n_writes: u32,
+    write_mode: bool,
+    next_seq: u64,
+    now: u64,
+    t_rd: u64,
+    t_wr: u64,
+    t_act: u64,
+    /// Earliest next ACT allowed by each of the last four ACTs (tFAW), ring buffer.
+    faw: [u64; 4],
+    faw_pos: usize,
+    row_bus: u64,
+    col_bus: u64,
+    ref_due: u64,
+    /// Next bank for per-bank refresh.
+    ref_bank: u32,
+    /// Arrival of the first access this pseudo-channel received (earlier refreshes are not
+    /// counted in the statistics).
+    first_arrival: u64,
+    counters: PchCounters,
+}
+
+impl PChannel {
+    fn new(cfg: &MemConfig, k: &Ctx, index: u32) -> PChannel {
+        let banks = (0..k.banks)
+            .map(|b| Bank {
+                open_row: CLOSED,
+                bg: (b / cfg.banks_per_group) as u8,
+                t_act: 0,
+                t_pre: 0,
+                t_rd: 0,
+                t_wr: 0,
+                served: 0,
+                owner: u32::MAX,
+                reads: Vec::new(),
+                writes: Vec::new(),
+            })
+            .collect();
+        let n = u64::from(cfg.total_pchannels());
+        PChannel {
+            input: VecDeque::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            banks,
+            groups: vec![Group::default(); cfg.bank_groups as usize],
+            cand: vec![NO_CAND; k.banks as usize],
+            col_mask: 0,
+            row_mask: 0,
+            best_col: None,
+            best_row: None,
+            col_valid: true,
+            row_valid: true,
+            n_reads: 0,
+            n_writes: 0,
+            write_mode: false,
+            next_seq: 0,
+            now: 0,
+            t_rd: 0,
+            t_wr: 0,
+            t_act: 0,
+            faw: [0; 4],
+            faw_pos: 0,
+            row_bus: 0,
+            col_bus: 0,
+            // Pseudo-channels' refreshes are spread over one interval.
+            ref_due: k.ref_interval * (u64::from(index) + 1) / n,
+            ref_bank: 0,
+            first_arrival: NEVER,
+            counters: PchCounters::default(),
+        }
+    }
+
+    /// No decision of this pseudo-channel is due before this cycle (NEVER if it has no work).
+    fn next_activity(&self) -> u64 {
+        if !self.window_empty() {
+            self.now
+        } else if let Some(t) = self.input.front() {
+            t.arrival.max(self.now)
+        } else {
+            NEVER
+        }
+    }
+
+    fn window_empty(&self) -> bool {
+        self.n_reads + self.n_writes == 0
+    }
+
+    /// Room in the write queue, or in the read queue and the bank's share of it.
+    fn has_room(&self, k: &Ctx, t: &Txn) -> bool {
+        if t.write {
+            self.n_writes < k.write_depth
+        } else {
+            self.n_reads < k.read_depth
+                && (self.banks[t.bank as usize].reads.len() as u32) < k.bank_depth
+        }
+    }
+
+    /// Position among the first `lookahead` waiting accesses of the first one that can enter
+    /// the window (in arrival order), and when.
+    fn admissible(&self, k: &Ctx) -> Option<(usize, u64)> {
+        let i = if k.lookahead == 1 {
+            // Strict FIFO (the default): only the head.
+            let t = self.input.front()?;
+            if !self.has_room(k, t) {
+                return None;
+            }
+            0
+        } else {
+            self.input
+                .iter()
+                .take(k.lookahead)
+                .position(|t| self.has_room(k, t))?
+        };
+        Some((i, self.input[i].arrival.max(self.now)))
+    }
+
+    fn admit(&mut self, k: &Ctx, i: usize) {
+        let mut t = self.input.remove(i).expect("admit a waiting access");
+        t.seq = self.next_seq;
+        self.next_seq += 1;
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = t;
+                s
+            }
+            None => {
+                self.slots.push(t);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let bank = &mut self.banks[t.bank as usize];
+        if t.write {
+            bank.writes.push(slot);
+            self.n_writes += 1;
+        } else {
+            bank.reads.push(slot);
+            self.n_reads += 1;
+        }
+        if t.write == self.write_mode {
+            self.update_bank(k, t.bank as usize);
+        }
+    }
+
+    /// Switches between serving reads and draining writes; true if the mode changed.
+    fn update_mode(&mut self, k: &Ctx) -> bool {
+        let next = if self.write_mode {
+            !(self.n_writes == 0 || (self.n_reads > 0 && self.n_writes <= k.low))
+        } else {
+            self.n_writes >= k.high || (self.n_reads == 0 && self.n_writes > 0)
+        };
+        let changed = next != self.write_mode;
+        self.write_mode = next;
+        changed
+    }
+
+    /// Bank `b`'s next command in the current mode (FR-FCFS with the hit cap).
+    fn bank_candidate(&self, k: &Ctx, b: usize) -> BankCand {
+        let bank = &self.banks[b];
+        let write = self.write_mode;
+        let list = if write { &bank.writes } else { &bank.reads };
+        let Some(&front) = list.first() else {
+            return NO_CAND;
+        };
+        let seq = |s: u32| self.slots[s as usize].seq;
+        if bank.open_row == CLOSED {
+            return BankCand {
+                part: bank.t_act,
+                seq: seq(front),
+                slot: front,
+                kind: Kind::Act,
+                bg: bank.bg,
+            };
+        }
+        // The oldest access to the open row; row hits may bypass an older access to another
+        // row only `hit_cap` times per activation.
+        let hit = if k.closed_page {
+            list.contains(&bank.owner).then_some(bank.owner)
+        } else if self.slots[front as usize].row == bank.open_row {
+            Some(front)
+        } else if bank.served <= k.hit_cap {
+            list.iter()
+                .copied()
+                .find(|&s| self.slots[s as usize].row == bank.open_row)
+        } else {
+            None
+        };
+        match hit {
+            Some(s) => BankCand {
+                part: if write { bank.t_wr } else { bank.t_rd },
+                seq: seq(s),
+                slot: s,
+                kind: Kind::Col,
+                bg: bank.bg,
+            },
+            None => BankCand {
+                part: bank.t_pre,
+                seq: seq(front),
+                slot: front,
+                kind: Kind::Pre,
+                bg: bank.bg,
+            },
+        }
+    }
+
+    /// Earliest legal cycle of a bank's candidate, given the group and channel state.
+    fn time_of(&self, c: &BankCand) -> u64 {
+        let g = &self.groups[c.bg as usize];
+        match c.kind {
+            Kind::Col if self.write_mode => c.part.max(g.t_wr).max(self.t_wr).max(self.col_bus),
+            Kind::Col => c.part.max(g.t_rd).max(self.t_rd).max(self.col_bus),
+            Kind::Act => c
+                .part
+                .max(g.t_act)
+                .max(self.t_act)
+                .max(self.faw[self.faw_pos])
+                .max(self.row_bus),
+            Kind::Pre => c.part.max(self.row_bus),
+            Kind::None => NEVER,
+        }
+        .max(self.now)
+    }
+
+    fn cand_of(&self, b: usize, c: &BankCand) -> Cand {
+        Cand {
+            time: self.time_of(c),
+            seq: c.seq,
+            slot: c.slot,
+            bank: b as u8,
+            kind: c.kind,
+        }
+    }
+
+    /// Recomputes bank `b`'s candidate and folds it into the cached best commands.
+    fn update_bank(&mut self, k: &Ctx, b: usize) {
+        let c = self.bank_candidate(k, b);
+        self.cand[b] = c;
+        let bit = 1u64 << b;
+        self.col_mask &= !bit;
+        self.row_mask &= !bit;
+        match c.kind {
+            Kind::Col => self.col_mask |= bit,
+            Kind::Act | Kind::Pre => self.row_mask |= bit,
+            Kind::None => {}
+        }
+        match c.kind {
+            Kind::None => {
+                if self.best_col.is_some_and(|x| x.bank as usize == b) {
+                    self.col_valid = false;
+                }
+                if self.best_row.is_some_and(|x| x.bank as usize == b) {
+                    self.row_valid = false;
+                }
+            }
+            Kind::Col => {
+                if self.best_row.is_some_and(|x| x.bank as usize == b) {
+                    self.row_valid = false;
+                }
+                if self.col_valid {
+                    if self.best_col.is_some_and(|x| x.bank as usize == b) {
+                        self.col_valid = false;
+                    } else {
+                        let new = self.cand_of(b, &c);
+                        if self.best_col.is_none_or(|x| new.before(&x)) {
+                            self.best_col = Some(new);
+                        }
+                    }
+                }
+            }
+            Kind::Act | Kind::Pre => {
+                if self.best_col.is_some_and(|x| x.bank as usize == b) {
+                    self.col_valid = false;
+                }
+                if self.row_valid {
+                    if self.best_row.is_some_and(|x| x.bank as usize == b) {
+                        self.row_valid = false;
+                    } else {
+                        let new = self.cand_of(b, &c);
+                        if self.best_row.is_none_or(|x| new.before(&x)) {
+                            self.best_row = Some(new);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn recompute_all(&mut self, k: &Ctx) {
+        self.col_mask = 0;
+        self.row_mask = 0;
+        for b in 0..self.banks.len() {
+            let c = self.bank_candidate(k, b);
+            self.cand[b] = c;
+            match c.kind {
+                Kind::Col => self.col_mask |= 1 << b,
+                Kind::Act | Kind::Pre => self.row_mask |= 1 << b,
+                Kind::None => {}
+            }
+        }
+        self.col_valid = false;
+        self.row_valid = false;
+    }
+
+    /// The best column command among the banks of `col_mask`.
+    fn scan_col(&self) -> Option<Cand> {
+        let mut mask = self.col_mask;
+        if mask == 0 {
+            return None;
+        }
+        let write = self.write_mode;
+        let chan = if write { self.t_wr } else { self.t_rd }
+            .max(self.col_bus)
+            .max(self.now);
+        let (mut best_t, mut best_seq, mut best_bank) = (u64::MAX, u64::MAX, 0);
+        while mask != 0 {
+            let b = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            let c = &self.cand[b];
+            let g = &self.groups[c.bg as usize];
+            let t = c.part.max(if write { g.t_wr } else { g.t_rd }).max(chan);
+            if t < best_t || (t == best_t && c.seq < best_seq) {
+                (best_t, best_seq, best_bank) = (t, c.seq, b);
+            }
+        }
+        Some(self.cand_of(best_bank, &self.cand[best_bank]))
+    }
+
+    /// The best row command (ACT or PRE) among the banks of `row_mask`.
+    fn scan_row(&self) -> Option<Cand> {
+        let mut mask = self.row_mask;
+        if mask == 0 {
+            return None;
+        }
+        let pre = self.row_bus.max(self.now);
+        let act = pre.max(self.t_act).max(self.faw[self.faw_pos]);
+        let (mut best_t, mut best_seq, mut best_bank) = (u64::MAX, u64::MAX, 0);
+        while mask != 0 {
+            let b = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            let c = &self.cand[b];
+            let is_act = c.kind == Kind::Act;
+            let g_act = self.groups[c.bg as usize].t_act;
+            let t = c.part.max(if is_act { g_act.max(act) } else { pre });
+            if t < best_t || (t == best_t && c.seq < best_seq) {
+                (best_t, best_seq, best_bank) = (t, c.seq, b);
+            }
+        }
+        Some(self.cand_of(best_bank, &self.cand[best_bank]))
+    }
+
+    fn best(&mut self) -> Option<Cand> {
+        if !self.col_valid {
+            self.best_col = self.scan_col();
+            self.col_valid = true;
+        }
+        if !self.row_valid {
+            self.best_row = self.scan_row();
+            self.row_valid = true;
+        }
+        Cand::better(self.best_col, self.best_row)
+    }
+
+    fn issue(&mut self, c: Cand, k: &Ctx, done: &mut Vec<(u32, u64)>) {
+        let t = c.time;
+        self.now = t;
+        let b = c.bank as usize;
+        if c.kind == Kind::Col || !k.dual_bus {
+            self.col_valid = false;
+        }
+        if c.kind != Kind::Col || !k.dual_bus {
+            self.row_valid = false;
+        }
+        if c.kind == Kind::Col {
+            self.col_bus = t + 1;
+        } else {
+            self.row_bus = t + 1;
+        }
+        if !k.dual_bus {
+            self.row_bus = t + 1;
+            self.col_bus = t + 1;
+        }
+        match c.kind {
+            Kind::Act => {
+                let row = self.slots[c.slot as usize].row;
+                let bank = &mut self.banks[b];
+                bank.open_row = row;
+                bank.owner = c.slot;
+                bank.served = 0;
+                bank.t_rd = t + k.trcd;
+                bank.t_wr = t + k.trcd;
+                bank.t_pre = bank.t_pre.max(t + k.tras);
+                bank.t_act = t + k.trc;
+                self.groups[bank.bg as usize].t_act = t + k.trrd_l;
+                self.t_act = t + k.trrd_s;
+                self.faw[self.faw_pos] = t + k.tfaw;
+                self.faw_pos = (self.faw_pos + 1) & 3;
+                self.counters.activates += 1;
+            }
+            Kind::Pre => {
+                let bank = &mut self.banks[b];
+                bank.open_row = CLOSED;
+                bank.t_act = bank.t_act.max(t + k.trp);
+                self.counters.precharges += 1;
+            }
+            Kind::Col => self.column(c, k, done),
+            Kind::None => unreachable!("no command to issue"),
+        }
+        self.update_bank(k, b);
+    }
+
+    fn column(&mut self, c: Cand, k: &Ctx, done: &mut Vec<(u32, u64)>) {
+        let t = c.time;
+        let b = c.bank as usize;
+        let s = c.slot as usize;
+        let bank = &mut self.banks[b];
+        let txn = &mut self.slots[s];
+        if !txn.started {
+            txn.started = true;
+            if bank.served > 0 {
+                self.counters.row_hits += 1;
+            }
+            bank.served += 1;
+            self.counters.chunks += 1;
+        }
+        txn.bursts_left -= 1;
+        self.counters.bursts += 1;
+        let g = &mut self.groups[bank.bg as usize];
+        let data_end = if txn.write {
+            bank.t_pre = bank.t_pre.max(t + k.wtp);
+            g.t_wr = g.t_wr.max(t + k.tccd_l);
+            g.t_rd = g.t_rd.max(t + k.wtr_l);
+            self.t_wr = self.t_wr.max(t + k.tccd_s);
+            self.t_rd = self.t_rd.max(t + k.wtr_s);
+            t + k.tcwl + k.tburst
+        } else {
+            bank.t_pre = bank.t_pre.max(t + k.trtp);
+            g.t_rd = g.t_rd.max(t + k.tccd_l);
+            g.t_wr = g.t_wr.max(t + k.rtw);
+            self.t_rd = self.t_rd.max(t + k.tccd_s);
+            self.t_wr = self.t_wr.max(t + k.rtw);
+            t + k.tcl + k.tburst
+        };
+        if txn.bursts_left > 0 {
+            return;
+        }
+        let (req, write) = (txn.req, txn.write);
+        let list = if write {
+            &mut bank.writes
+        } else {
+            &mut bank.reads
+        };
+        let pos = list
+            .iter()
+            .position(|&x| x == c.slot)
+            .expect("served access is queued");
+        list.remove(pos);
+        if write {
+            self.n_writes -= 1;
+        } else {
+            self.n_reads -= 1;
+        }
+        self.free.push(c.slot);
+        if k.closed_page {
+            // Auto-precharge, internally at the first legal cycle.
+            bank.open_row = CLOSED;
+            bank.t_act = bank.t_act.max(bank.t_pre + k.trp);
+            self.counters.precharges += 1;
+        }
+        done.push((req, data_end + k.ctrl));
+    }
+
+    /// The refresh due at `self.ref_due`. With an empty window, refreshes due before `until`
+    /// whose effect later ones supersede are only counted.
+    fn refresh(&mut self, k: &Ctx, until: u64) {
+        let due = self.ref_due;
+        self.now = self.now.max(due);
+        let counted = due >= self.first_arrival;
+        let refreshed: std::ops::Range<usize> = match k.refresh {
+            RefreshMode::PerBank => {
+                let b = self.ref_bank as usize;
+                self.ref_bank = (self.ref_bank + 1) % k.banks;
+                b..b + 1
+            }
+            _ => 0..self.banks.len(),
+        };
+        let per_bank = k.refresh == RefreshMode::PerBank;
+        let dur = if per_bank { k.trfc_pb } else { k.trfc };
+        let mut t_ref = due;
+        for b in refreshed.clone() {
+            let bank = &mut self.banks[b];
+            if bank.open_row != CLOSED {
+                let tp = bank.t_pre.max(due);
+                bank.open_row = CLOSED;
+                bank.t_act = bank.t_act.max(tp + k.trp);
+                self.counters.precharges += 1;
+            }
+            t_ref = t_ref.max(bank.t_act);
+        }
+        for b in refreshed.clone() {
+            self.banks[b].t_act = t_ref + dur;
+        }
+        if counted {
+            self.counters.refreshes += 1;
+            self.counters.refresh_bank_cycles += (t_ref + dur - due) * refreshed.len() as u64;
+        }
+        self.ref_due += k.ref_interval;
+        if per_bank {
+            self.update_bank(k, refreshed.start);
+        } else {
+            self.recompute_all(k);
+        }
+        // Idle: of the refreshes due before `until`, the last `keep` (one per bank, or the one
+        // all-bank refresh) determine the banks' state; the earlier ones are only counted.
+        let keep = if per_bank { u64::from(k.banks) } else { 1 };
+        if self.window_empty() && until != NEVER && self.ref_due < until {
+            let n = (until - self.ref_due).div_ceil(k.ref_interval);
+            let skip = n.saturating_sub(keep);
+            if skip > 0 {
+                self.ref_due += skip * k.ref_interval;
+                self.ref_bank = ((u64::from(self.ref_bank) + skip) % u64::from(k.banks)) as u32;
+                if counted {
+                    let banks_each = if per_bank { 1 } else { u64::from(k.banks) };
+                    self.counters.refreshes += skip;
+                    self.counters.refresh_bank_cycles += skip * dur * banks_each;
+                }
+            }
+        }
+    }
+
+    /// Makes every decision due before `limit`; completed row accesses go to `done`.
+    fn run(&mut self, k: &Ctx, limit: u64, done: &mut Vec<(u32, u64)>) {
+        loop {
+            // Accesses already arrived enter the window first (no command can precede them:
+            // every command issues at `now` or later).
+            let mut adm = None;
+            while self.now < limit {
+                adm = self.admissible(k);
+                match adm {
+                    Some((i, t)) if t <= self.now => self.admit(k, i),
+                    _ => break,
+                }
+            }
+            if self.update_mode(k) {
+                self.recompute_all(k);
+            }
+            let cand = self.best();
+            let t_cmd = cand.map_or(NEVER, |c| c.time);
+            // Unchanged since the loop above (choosing a command admits nothing); when `now`
+            // has reached `limit`, nothing is admitted or issued anyway.
+            let t_adm = adm.map_or(NEVER, |a| a.1);
+            let busy = !self.window_empty() || !self.input.is_empty();
+            let t_ref = if k.refresh != RefreshMode::Off && busy {
+                self.ref_due
+            } else {
+                NEVER
+            };
+            if t_adm <= t_cmd && t_adm <= t_ref {
+                if t_adm >= limit {
+                    break;
+                }
+                self.now = t_adm;
+                self.admit(k, adm.expect("admissible").0);
+                continue;
+            }
+            if t_ref <= t_cmd {
+                if t_ref >= limit {
+                    break;
+                }
+                self.refresh(k, t_adm.min(limit));
+                continue;
+            }
+            match cand {
+                Some(c) if c.time < limit => self.issue(c, k, done),
+                _ => break,
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ReqState {
+    arrival: u64,
+    completion: u64,
+    chunks_left: u32,
+    write: bool,
+}
+
+/// The detailed memory system.
+///
+/// Batch use: [`simulate`]. Incremental use (an event kernel): [`DetailedMemory::submit`]
+/// requests in non-decreasing arrival order, [`DetailedMemory::advance_to`] a cycle `t` (every
+/// decision before `t` is made; requests arriving at `t` or later may still be submitted), then
+/// take [`DetailedMemory::completions_until`]. Completions are final once reported; no request
+/// that is not yet reported can complete before [`DetailedMemory::completion_lower_bound`], so a
+/// kernel can advance the memory to `min(its next event, that bound)` without missing one.
+#[derive(Debug, Clone)]
+pub struct DetailedMemory {
+    cfg: MemConfig,
+    ctx: Ctx,
+    dec: Decoder,
+    pchs: Vec<PChannel>,
+    reqs: Vec<ReqState>,
+    ready: BinaryHeap<Reverse<(u64, u32)>>,
+    track: bool,
+    frontier: u64,
+    last_arrival: u64,
+    /// Row accesses completed in the current slice, per pseudo-channel.
+    done: Vec<Vec<(u32, u64)>>,
+    read_lat: LatencyHistogram,
+    write_lat: LatencyHistogram,
+    first_arrival: u64,
+    last_completion: u64,
+    bytes_read: u64,
+    bytes_written: u64,
+}
+
+impl DetailedMemory {
+    pub fn new(cfg: MemConfig) -> Result<DetailedMemory, Error> {
+        cfg.check()?;
+        let ctx = Ctx::new(&cfg);
+        let n_pch = cfg.total_pchannels() as usize;
+        let pchs = (0..cfg.total_pchannels())
+            .map(|i| PChannel::new(&cfg, &ctx, i))
+            .collect();
+        Ok(DetailedMemory {
+            ctx,
+            dec: Decoder::new(&cfg),
+            pchs,
+            cfg,
+            reqs: Vec::new(),
+            ready: BinaryHeap::new(),
+            track: true,
+            frontier: 0,
+            last_arrival: 0,
+            done: vec![Vec::new(); n_pch],
+            read_lat: LatencyHistogram::default(),
+            write_lat: LatencyHistogram::default(),
+            first_arrival: NEVER,
+            last_completion: 0,
+            bytes_read: 0,
+            bytes_written: 0,
+        })
+    }
+
+    pub fn config(&self) -> &MemConfig {
+        &self.cfg
+    }
+
+    /// Adds a request. Panics if it arrives before an earlier submission or before the cycle
+    /// the model was advanced to (both are bugs in the caller).
+    pub fn submit(&mut self, r: Request) -> RequestId {
+        assert!(
+            r.arrival >= self.last_arrival && r.arrival >= self.frontier,
+            "memory request arriving at cycle {} submitted after one arriving at {} / after \
+             advancing to {}",
+            r.arrival,
+            self.last_arrival,
+            self.frontier
+        );
+        let id = u32::try_from(self.reqs.len()).expect("more than 2^32 memory requests");
+        self.last_arrival = r.arrival;
+        self.first_arrival = self.first_arrival.min(r.arrival);
+        let write = r.op == Op::Write;
+        if write {
+            self.bytes_written += u64::from(r.bytes);
+        } else {
+            self.bytes_read += u64::from(r.bytes);
+        }
+        let mut st = ReqState {
+            arrival: r.arrival,
+            completion: r.arrival + self.ctx.ctrl,
+            chunks_left: 0,
+            write,
+        };
+        if r.bytes > 0 {
+            let shift = self.dec.burst_shift();
+            let per_block = u64::from(self.dec.bursts_per_block());
+            let mut b = r.addr >> shift;
+            let last = (r.addr + u64::from(r.bytes) - 1) >> shift;
+            while b <= last {
+                let end = last.min((b / per_block + 1) * per_block - 1);
+                let loc = self.dec.decode_burst(b);
+                let pch = &mut self.pchs[loc.pch as usize];
+                pch.first_arrival = pch.first_arrival.min(r.arrival);
+                pch.input.push_back(Txn {
+                    arrival: r.arrival,
+                    req: id,
+                    seq: 0,
+                    row: loc.row,
+                    bursts_left: (end - b + 1) as u32,
+                    bank: loc.bank as u8,
+                    write,
+                    started: false,
+                });
+                st.chunks_left += 1;
+                b = end + 1;
+            }
+        }
+        self.reqs.push(st);
+        if st.chunks_left == 0 {
+            self.complete(id);
+        }
+        RequestId(id)
+    }
+
+    fn complete(&mut self, id: u32) {
+        let st = self.reqs[id as usize];
+        let lat = st.completion - st.arrival;
+        if st.write {
+            self.write_lat.record(lat);
+        } else {
+            self.read_lat.record(lat);
+        }
+        self.last_completion = self.last_completion.max(st.completion);
+        if self.track {
+            self.ready.push(Reverse((st.completion, id)));
+        }
+    }
+
+    /// Makes every scheduling decision before cycle `t`.
+    ///
+    /// The pseudo-channels are independent, so each could run to `t` alone; they are advanced
+    /// together in slices of [`SLICE_CYCLES`] instead, so the requests completing in a slice are
+    /// close together in memory (a large speed-up on random traffic). Idle stretches are
+    /// skipped.
+    pub fn advance_to(&mut self, t: u64) {
+        let mut cur = self.frontier;
+        while cur < t {
+            let next = self
+                .pchs
+                .iter()
+                .map(PChannel::next_activity)
+                .min()
+                .unwrap_or(NEVER);
+            if next == NEVER {
+                break;
+            }
+            let end = next.max(cur).saturating_add(SLICE_CYCLES).min(t);
+            self.run_all(end);
+            cur = end;
+        }
+        self.frontier = self.frontier.max(t);
+    }
+
+    fn run_all(&mut self, limit: u64) {
+        let ctx = &self.ctx;
+        let pending: usize = self
+            .pchs
+            .iter()
+            .map(|p| p.input.len() + (p.n_reads + p.n_writes) as usize)
+            .sum();
+        if self.pchs.len() > 1 && pending >= PARALLEL_MIN_PENDING {
+            self.pchs
+                .par_iter_mut()
+                .zip(self.done.par_iter_mut())
+                .for_each(|(p, d)| p.run(ctx, limit, d));
+        } else {
+            for (p, d) in self.pchs.iter_mut().zip(self.done.iter_mut()) {
+                p.run(ctx, limit, d);
+            }
+        }
+        // Merged in pseudo-channel order: the same result whatever the thread count.
+        for i in 0..self.done.len() {
+            for j in 0..self.done[i].len() {
+                let (req, at) = self.done[i][j];
+                let st = &mut self.reqs[req as usize];
+                st.completion = st.completion.max(at);
+                st.chunks_left -= 1;
+                if st.chunks_left == 0 {
+                    self.complete(req);
+                }
+            }
+            self.done[i].clear();
+        }
+    }
+
+    /// Runs until every submitted request has completed.
+    pub fn finish(&mut self) {
+        self.advance_to(NEVER);
+    }
+
+    /// Reported completions at or before cycle `t`, in (cycle, id) order.
+    pub fn completions_until(&mut self, t: u64) -> Vec<Completion> {
+        let mut out = Vec::new();
+        while let Some(&Reverse((c, id))) = self.ready.peek() {
+            if c > t {
+                break;
+            }
+            self.ready.pop();
+            out.push(Completion {
+                cycle: c,
+                id: RequestId(id),
+            });
+        }
+        out
+    }
+
+    /// No request not yet returned by [`Self::completions_until`] completes before this cycle.
+    pub fn completion_lower_bound(&self) -> u64 {
+        let pending = self.ready.peek().map_or(NEVER, |r| r.0.0);
+        let undetermined = self
+            .frontier
+            .saturating_add(self.ctx.tcl.min(self.ctx.tcwl) + self.ctx.tburst + self.ctx.ctrl);
+        pending.min(undetermined)
+    }
+
+    /// Completion cycle of a request, once known.
+    pub fn completion(&self, id: RequestId) -> Option<u64> {
+        let st = &self.reqs[id.0 as usize];
+        (st.chunks_left == 0).then_some(st.completion)
+    }
+
+    pub fn stats(&self) -> MemStats {
+        let mut c = PchCounters::default();
+        for p in &self.pchs {
+            c.add(&p.counters);
+        }
+        let cfg = &self.cfg;
+        let n = self.reqs.len() as u64;
+        let writes = self.reqs.iter().filter(|r| r.write).count() as u64;
+        let first = if self.first_arrival == NEVER {
+            0
+        } else {
+            self.first_arrival
+        };
+        let elapsed = self.last_completion.saturating_sub(first);
+        let elapsed_ns = cfg.cycles_to_ns(elapsed);
+        let bytes = self.bytes_read + self.bytes_written;
+        let achieved = if elapsed > 0 {
+            bytes as f64 / elapsed_ns
+        } else {
+            0.0
+        };
+        let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        MemStats {
+            requests: n,
+            reads: n - writes,
+            writes,
+            bytes_read: self.bytes_read,
+            bytes_written: self.bytes_written,
+            bytes_transferred: c.bursts * u64::from(cfg.burst_bytes()),
+            first_arrival_cycle: first,
+            last_completion_cycle: self.last_completion,
+            elapsed_cycles: elapsed,
+            elapsed_ns,
+            achieved_gbps: achieved,
+            peak_gbps: cfg.peak_gbps(),
+            efficiency: achieved / cfg.peak_gbps(),
+            row_accesses: c.chunks,
+            row_hits: c.row_hits,
+            row_hit_rate: ratio(c.row_hits, c.chunks),
+            activates: c.activates,
+            precharges: c.precharges,
+            refreshes: c.refreshes,
+            refresh_cycles: c.refresh_bank_cycles / u64::from(cfg.banks_per_pchannel()),
+            refresh_fraction: ratio(
+                c.refresh_bank_cycles,
+                elapsed * u64::from(cfg.total_pchannels()) * u64::from(cfg.banks_per_pchannel()),
+            ),
+            read_latency: self.read_lat.summary(cfg.tck_ns),
+            write_latency: self.write_lat.summary(cfg.tck_ns),
+        }
+    }
+}
+
+/// Completion cycles (indexed like the input) and statistics of a batch run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub completions: Vec<u64>,
+    pub stats: MemStats,
+}
+
+/// Simulates `reqs` (any order; they are stably sorted by arrival) to completion.
+pub fn simulate(cfg: &MemConfig, reqs: &[Request]) -> Result<Outcome, Error> {
+    let mut m = DetailedMemory::new(cfg.clone())?;
+    m.track = false;
+    m.reqs.reserve(reqs.len());
+    let sorted = reqs.windows(2).all(|w| w[0].arrival <= w[1].arrival);
+    let order: Vec<usize> = if sorted {
+        (0..reqs.len()).collect()
+    } else {
+        let mut o: Vec<usize> = (0..reqs.len()).collect();
+        o.sort_by_key(|&i| reqs[i].arrival);
+        o
+    };
+    for &i in &order {
+        m.submit(reqs[i]);
+    }
+    m.finish();
+    let mut completions = vec![0; reqs.len()];
+    for (k, &i) in order.iter().enumerate() {
+        completions[i] = m.reqs[k].completion;
+    }
+    Ok(Outcome {
+        completions,
+        stats: m.stats(),
+    })
+}
