@@ -71,6 +71,9 @@ pub const SLICE_CYCLES: u64 = 2048;
 /// rayon's threads (below it, the threads would cost more than they save).
 const PARALLEL_MIN_PENDING: usize = 1024;
 const CLOSED: u32 = u32::MAX;
+/// Banks per pseudo-channel the scheduler handles (`MemConfig::check` enforces it).
+const MAX_BANKS: usize = 64;
+const BANK_MASK: usize = MAX_BANKS - 1;
 
 /// Timing constants in the width the scheduler uses.
 #[derive(Debug, Clone)]
@@ -167,6 +170,19 @@ struct Txn {
     bank: u8,
     write: bool,
     started: bool,
+    /// The request is this one row access (no other part to wait for).
+    single: bool,
+}
+
+/// A row access whose last burst has been issued: when its data is through, and what the
+/// request bookkeeping needs (carried here so a single-access request needs no lookup).
+#[derive(Debug, Clone, Copy)]
+struct Done {
+    at: u64,
+    arrival: u64,
+    req: u32,
+    single: bool,
+    write: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -221,7 +237,8 @@ const NO_CAND: BankCand = BankCand {
     bg: 0,
 };
 
-/// A command with its earliest legal cycle.
+/// A command with its earliest legal cycle; `kind == Kind::None` (and `time == NEVER`) when
+/// there is none.
 #[derive(Debug, Clone, Copy)]
 struct Cand {
     time: u64,
@@ -231,18 +248,30 @@ struct Cand {
     kind: Kind,
 }
 
+const NO_CMD: Cand = Cand {
+    time: NEVER,
+    seq: u64::MAX,
+    slot: 0,
+    bank: 0,
+    kind: Kind::None,
+};
+
 impl Cand {
     /// Earliest first, then column commands (row hits), then the oldest access.
+    #[inline]
     fn before(&self, o: &Cand) -> bool {
         (self.time, self.kind != Kind::Col, self.seq) < (o.time, o.kind != Kind::Col, o.seq)
     }
 
-    fn better(a: Option<Cand>, b: Option<Cand>) -> Option<Cand> {
-        match (a, b) {
-            (Some(x), Some(y)) => Some(if y.before(&x) { y } else { x }),
-            (x, None) => x,
-            (None, y) => y,
-        }
+    #[inline]
+    fn is_some(&self) -> bool {
+        self.kind != Kind::None
+    }
+
+    /// Whether this is a command of bank `b`.
+    #[inline]
+    fn of_bank(&self, b: usize) -> bool {
+        self.kind != Kind::None && self.bank as usize == b
     }
 }
 
@@ -251,14 +280,16 @@ struct PChannel {
     input: VecDeque<Txn>,
     slots: Vec<Txn>,
     free: Vec<u32>,
-    banks: Vec<Bank>,
-    groups: Vec<Group>,
-    cand: Vec<BankCand>,
+    /// The first `Ctx::banks` are used.
+    banks: Box<[Bank; MAX_BANKS]>,
+    /// Indexed by bank group / bank, at most [`MAX_BANKS`] (fixed size: no bounds checks).
+    groups: Box<[Group; MAX_BANKS]>,
+    cand: Box<[BankCand; MAX_BANKS]>,
     /// Banks whose candidate is a column / row command.
     col_mask: u64,
     row_mask: u64,
-    best_col: Option<Cand>,
-    best_row: Option<Cand>,
+    best_col: Cand,
+    best_row: Cand,
     col_valid: bool,
     row_valid: bool,
     n_reads: u32,
@@ -285,32 +316,36 @@ struct PChannel {
 
 impl PChannel {
     fn new(cfg: &MemConfig, k: &Ctx, index: u32) -> PChannel {
-        let banks = (0..k.banks)
-            .map(|b| Bank {
+        // Room for a full window per bank, so the lists never reallocate while running.
+        let per_bank = (cfg.read_queue_depth.max(cfg.write_queue_depth) as usize).min(256);
+        let banks = Box::new(std::array::from_fn(|b| {
+            let b = b as u32;
+            let per_bank = if b < k.banks { per_bank } else { 0 };
+            Bank {
                 open_row: CLOSED,
-                bg: (b / cfg.banks_per_group) as u8,
+                bg: (b / cfg.banks_per_group).min(MAX_BANKS as u32 - 1) as u8,
                 t_act: 0,
                 t_pre: 0,
                 t_rd: 0,
                 t_wr: 0,
                 served: 0,
                 owner: u32::MAX,
-                reads: Vec::new(),
-                writes: Vec::new(),
-            })
-            .collect();
+                reads: Vec::with_capacity(per_bank),
+                writes: Vec::with_capacity(per_bank),
+            }
+        }));
         let n = u64::from(cfg.total_pchannels());
         PChannel {
             input: VecDeque::new(),
             slots: Vec::new(),
             free: Vec::new(),
             banks,
-            groups: vec![Group::default(); cfg.bank_groups as usize],
-            cand: vec![NO_CAND; k.banks as usize],
+            groups: Box::new([Group::default(); MAX_BANKS]),
+            cand: Box::new([NO_CAND; MAX_BANKS]),
             col_mask: 0,
             row_mask: 0,
-            best_col: None,
-            best_row: None,
+            best_col: NO_CMD,
+            best_row: NO_CMD,
             col_valid: true,
             row_valid: true,
             n_reads: 0,
@@ -344,22 +379,25 @@ impl PChannel {
         }
     }
 
+    #[inline]
     fn window_empty(&self) -> bool {
         self.n_reads + self.n_writes == 0
     }
 
     /// Room in the write queue, or in the read queue and the bank's share of it.
+    #[inline]
     fn has_room(&self, k: &Ctx, t: &Txn) -> bool {
         if t.write {
             self.n_writes < k.write_depth
         } else {
             self.n_reads < k.read_depth
-                && (self.banks[t.bank as usize].reads.len() as u32) < k.bank_depth
+                && (self.banks[t.bank as usize & BANK_MASK].reads.len() as u32) < k.bank_depth
         }
     }
 
     /// Position among the first `lookahead` waiting accesses of the first one that can enter
     /// the window (in arrival order), and when.
+    #[inline]
     fn admissible(&self, k: &Ctx) -> Option<(usize, u64)> {
         let i = if k.lookahead == 1 {
             // Strict FIFO (the default): only the head.
@@ -378,7 +416,12 @@ impl PChannel {
     }
 
     fn admit(&mut self, k: &Ctx, i: usize) {
-        let mut t = self.input.remove(i).expect("admit a waiting access");
+        let mut t = if i == 0 {
+            self.input.pop_front()
+        } else {
+            self.input.remove(i)
+        }
+        .expect("admit a waiting access");
         t.seq = self.next_seq;
         self.next_seq += 1;
         let slot = match self.free.pop() {
@@ -391,7 +434,8 @@ impl PChannel {
                 (self.slots.len() - 1) as u32
             }
         };
-        let bank = &mut self.banks[t.bank as usize];
+        let b = t.bank as usize;
+        let bank = &mut self.banks[b & BANK_MASK];
         if t.write {
             bank.writes.push(slot);
             self.n_writes += 1;
@@ -400,11 +444,18 @@ impl PChannel {
             self.n_reads += 1;
         }
         if t.write == self.write_mode {
-            self.update_bank(k, t.bank as usize);
+            // Only a bank with no other access of this kind changes its candidate: a new
+            // access is the youngest, so it neither becomes the oldest access nor the oldest
+            // row hit of a bank that already had one... unless nothing of the kind was queued.
+            let list = if t.write { &bank.writes } else { &bank.reads };
+            if list.len() == 1 || self.cand[b & BANK_MASK].kind == Kind::Pre {
+                self.update_bank(k, b);
+            }
         }
     }
 
     /// Switches between serving reads and draining writes; true if the mode changed.
+    #[inline]
     fn update_mode(&mut self, k: &Ctx) -> bool {
         let next = if self.write_mode {
             !(self.n_writes == 0 || (self.n_reads > 0 && self.n_writes <= k.low))
@@ -417,18 +468,19 @@ impl PChannel {
     }
 
     /// Bank `b`'s next command in the current mode (FR-FCFS with the hit cap).
+    #[inline]
     fn bank_candidate(&self, k: &Ctx, b: usize) -> BankCand {
-        let bank = &self.banks[b];
+        let bank = &self.banks[b & BANK_MASK];
         let write = self.write_mode;
         let list = if write { &bank.writes } else { &bank.reads };
         let Some(&front) = list.first() else {
             return NO_CAND;
         };
-        let seq = |s: u32| self.slots[s as usize].seq;
+        let first = &self.slots[front as usize];
         if bank.open_row == CLOSED {
             return BankCand {
                 part: bank.t_act,
-                seq: seq(front),
+                seq: first.seq,
                 slot: front,
                 kind: Kind::Act,
                 bg: bank.bg,
@@ -438,7 +490,7 @@ impl PChannel {
         // row only `hit_cap` times per activation.
         let hit = if k.closed_page {
             list.contains(&bank.owner).then_some(bank.owner)
-        } else if self.slots[front as usize].row == bank.open_row {
+        } else if first.row == bank.open_row {
             Some(front)
         } else if bank.served <= k.hit_cap {
             list.iter()
@@ -450,14 +502,14 @@ impl PChannel {
         match hit {
             Some(s) => BankCand {
                 part: if write { bank.t_wr } else { bank.t_rd },
-                seq: seq(s),
+                seq: self.slots[s as usize].seq,
                 slot: s,
                 kind: Kind::Col,
                 bg: bank.bg,
             },
             None => BankCand {
                 part: bank.t_pre,
-                seq: seq(front),
+                seq: first.seq,
                 slot: front,
                 kind: Kind::Pre,
                 bg: bank.bg,
@@ -466,8 +518,9 @@ impl PChannel {
     }
 
     /// Earliest legal cycle of a bank's candidate, given the group and channel state.
+    #[inline]
     fn time_of(&self, c: &BankCand) -> u64 {
-        let g = &self.groups[c.bg as usize];
+        let g = &self.groups[c.bg as usize & BANK_MASK];
         match c.kind {
             Kind::Col if self.write_mode => c.part.max(g.t_wr).max(self.t_wr).max(self.col_bus),
             Kind::Col => c.part.max(g.t_rd).max(self.t_rd).max(self.col_bus),
@@ -483,6 +536,7 @@ impl PChannel {
         .max(self.now)
     }
 
+    #[inline]
     fn cand_of(&self, b: usize, c: &BankCand) -> Cand {
         Cand {
             time: self.time_of(c),
@@ -494,53 +548,44 @@ impl PChannel {
     }
 
     /// Recomputes bank `b`'s candidate and folds it into the cached best commands.
+    #[inline]
     fn update_bank(&mut self, k: &Ctx, b: usize) {
         let c = self.bank_candidate(k, b);
-        self.cand[b] = c;
+        self.set_cand(b, c);
+    }
+
+    /// Sets bank `b`'s candidate and folds it into the cached best commands: a cached best of
+    /// this bank is stale (rescanned when needed); otherwise the new candidate replaces the
+    /// cached best of its kind if it comes first.
+    #[inline]
+    fn set_cand(&mut self, b: usize, c: BankCand) {
+        self.cand[b & BANK_MASK] = c;
         let bit = 1u64 << b;
         self.col_mask &= !bit;
         self.row_mask &= !bit;
-        match c.kind {
-            Kind::Col => self.col_mask |= bit,
-            Kind::Act | Kind::Pre => self.row_mask |= bit,
-            Kind::None => {}
+        if self.best_col.of_bank(b) {
+            self.col_valid = false;
+        }
+        if self.best_row.of_bank(b) {
+            self.row_valid = false;
         }
         match c.kind {
-            Kind::None => {
-                if self.best_col.is_some_and(|x| x.bank as usize == b) {
-                    self.col_valid = false;
-                }
-                if self.best_row.is_some_and(|x| x.bank as usize == b) {
-                    self.row_valid = false;
-                }
-            }
+            Kind::None => {}
             Kind::Col => {
-                if self.best_row.is_some_and(|x| x.bank as usize == b) {
-                    self.row_valid = false;
-                }
+                self.col_mask |= bit;
                 if self.col_valid {
-                    if self.best_col.is_some_and(|x| x.bank as usize == b) {
-                        self.col_valid = false;
-                    } else {
-                        let new = self.cand_of(b, &c);
-                        if self.best_col.is_none_or(|x| new.before(&x)) {
-                            self.best_col = Some(new);
-                        }
+                    let new = self.cand_of(b, &c);
+                    if new.before(&self.best_col) {
+                        self.best_col = new;
                     }
                 }
             }
             Kind::Act | Kind::Pre => {
-                if self.best_col.is_some_and(|x| x.bank as usize == b) {
-                    self.col_valid = false;
-                }
+                self.row_mask |= bit;
                 if self.row_valid {
-                    if self.best_row.is_some_and(|x| x.bank as usize == b) {
-                        self.row_valid = false;
-                    } else {
-                        let new = self.cand_of(b, &c);
-                        if self.best_row.is_none_or(|x| new.before(&x)) {
-                            self.best_row = Some(new);
-                        }
+                    let new = self.cand_of(b, &c);
+                    if new.before(&self.best_row) {
+                        self.best_row = new;
                     }
                 }
             }
@@ -550,9 +595,9 @@ impl PChannel {
     fn recompute_all(&mut self, k: &Ctx) {
         self.col_mask = 0;
         self.row_mask = 0;
-        for b in 0..self.banks.len() {
+        for b in 0..k.banks as usize {
             let c = self.bank_candidate(k, b);
-            self.cand[b] = c;
+            self.cand[b & BANK_MASK] = c;
             match c.kind {
                 Kind::Col => self.col_mask |= 1 << b,
                 Kind::Act | Kind::Pre => self.row_mask |= 1 << b,
@@ -564,10 +609,11 @@ impl PChannel {
     }
 
     /// The best column command among the banks of `col_mask`.
-    fn scan_col(&self) -> Option<Cand> {
+    #[inline]
+    fn scan_col(&self) -> Cand {
         let mut mask = self.col_mask;
         if mask == 0 {
-            return None;
+            return NO_CMD;
         }
         let write = self.write_mode;
         let chan = if write { self.t_wr } else { self.t_rd }
@@ -577,21 +623,29 @@ impl PChannel {
         while mask != 0 {
             let b = mask.trailing_zeros() as usize;
             mask &= mask - 1;
-            let c = &self.cand[b];
-            let g = &self.groups[c.bg as usize];
+            let c = &self.cand[b & BANK_MASK];
+            let g = &self.groups[c.bg as usize & BANK_MASK];
             let t = c.part.max(if write { g.t_wr } else { g.t_rd }).max(chan);
-            if t < best_t || (t == best_t && c.seq < best_seq) {
+            if (t, c.seq) < (best_t, best_seq) {
                 (best_t, best_seq, best_bank) = (t, c.seq, b);
             }
         }
-        Some(self.cand_of(best_bank, &self.cand[best_bank]))
+        let c = &self.cand[best_bank & BANK_MASK];
+        Cand {
+            time: best_t,
+            seq: best_seq,
+            slot: c.slot,
+            bank: best_bank as u8,
+            kind: c.kind,
+        }
     }
 
     /// The best row command (ACT or PRE) among the banks of `row_mask`.
-    fn scan_row(&self) -> Option<Cand> {
+    #[inline]
+    fn scan_row(&self) -> Cand {
         let mut mask = self.row_mask;
         if mask == 0 {
-            return None;
+            return NO_CMD;
         }
         let pre = self.row_bus.max(self.now);
         let act = pre.max(self.t_act).max(self.faw[self.faw_pos]);
@@ -599,18 +653,28 @@ impl PChannel {
         while mask != 0 {
             let b = mask.trailing_zeros() as usize;
             mask &= mask - 1;
-            let c = &self.cand[b];
-            let is_act = c.kind == Kind::Act;
-            let g_act = self.groups[c.bg as usize].t_act;
-            let t = c.part.max(if is_act { g_act.max(act) } else { pre });
-            if t < best_t || (t == best_t && c.seq < best_seq) {
+            let c = &self.cand[b & BANK_MASK];
+            let t = if c.kind == Kind::Act {
+                c.part.max(self.groups[c.bg as usize & BANK_MASK].t_act).max(act)
+            } else {
+                c.part.max(pre)
+            };
+            if (t, c.seq) < (best_t, best_seq) {
                 (best_t, best_seq, best_bank) = (t, c.seq, b);
             }
         }
-        Some(self.cand_of(best_bank, &self.cand[best_bank]))
+        let c = &self.cand[best_bank & BANK_MASK];
+        Cand {
+            time: best_t,
+            seq: best_seq,
+            slot: c.slot,
+            bank: best_bank as u8,
+            kind: c.kind,
+        }
     }
 
-    fn best(&mut self) -> Option<Cand> {
+    #[inline]
+    fn best(&mut self) -> Cand {
         if !self.col_valid {
             self.best_col = self.scan_col();
             self.col_valid = true;
@@ -619,10 +683,14 @@ impl PChannel {
             self.best_row = self.scan_row();
             self.row_valid = true;
         }
-        Cand::better(self.best_col, self.best_row)
+        if self.best_row.before(&self.best_col) {
+            self.best_row
+        } else {
+            self.best_col
+        }
     }
 
-    fn issue(&mut self, c: Cand, k: &Ctx, done: &mut Vec<(u32, u64)>) {
+    fn issue(&mut self, c: Cand, k: &Ctx, done: &mut Vec<Done>) {
         let t = c.time;
         self.now = t;
         let b = c.bank as usize;
@@ -644,7 +712,7 @@ impl PChannel {
         match c.kind {
             Kind::Act => {
                 let row = self.slots[c.slot as usize].row;
-                let bank = &mut self.banks[b];
+                let bank = &mut self.banks[b & BANK_MASK];
                 bank.open_row = row;
                 bank.owner = c.slot;
                 bank.served = 0;
@@ -652,14 +720,14 @@ impl PChannel {
                 bank.t_wr = t + k.trcd;
                 bank.t_pre = bank.t_pre.max(t + k.tras);
                 bank.t_act = t + k.trc;
-                self.groups[bank.bg as usize].t_act = t + k.trrd_l;
+                self.groups[bank.bg as usize & BANK_MASK].t_act = t + k.trrd_l;
                 self.t_act = t + k.trrd_s;
                 self.faw[self.faw_pos] = t + k.tfaw;
                 self.faw_pos = (self.faw_pos + 1) & 3;
                 self.counters.activates += 1;
             }
             Kind::Pre => {
-                let bank = &mut self.banks[b];
+                let bank = &mut self.banks[b & BANK_MASK];
                 bank.open_row = CLOSED;
                 bank.t_act = bank.t_act.max(t + k.trp);
                 self.counters.precharges += 1;
@@ -670,11 +738,11 @@ impl PChannel {
         self.update_bank(k, b);
     }
 
-    fn column(&mut self, c: Cand, k: &Ctx, done: &mut Vec<(u32, u64)>) {
+    fn column(&mut self, c: Cand, k: &Ctx, done: &mut Vec<Done>) {
         let t = c.time;
         let b = c.bank as usize;
         let s = c.slot as usize;
-        let bank = &mut self.banks[b];
+        let bank = &mut self.banks[b & BANK_MASK];
         let txn = &mut self.slots[s];
         if !txn.started {
             txn.started = true;
@@ -686,7 +754,7 @@ impl PChannel {
         }
         txn.bursts_left -= 1;
         self.counters.bursts += 1;
-        let g = &mut self.groups[bank.bg as usize];
+        let g = &mut self.groups[bank.bg as usize & BANK_MASK];
         let data_end = if txn.write {
             bank.t_pre = bank.t_pre.max(t + k.wtp);
             g.t_wr = g.t_wr.max(t + k.tccd_l);
@@ -705,7 +773,7 @@ impl PChannel {
         if txn.bursts_left > 0 {
             return;
         }
-        let (req, write) = (txn.req, txn.write);
+        let (req, write, single, arrival) = (txn.req, txn.write, txn.single, txn.arrival);
         let list = if write {
             &mut bank.writes
         } else {
@@ -728,7 +796,13 @@ impl PChannel {
             bank.t_act = bank.t_act.max(bank.t_pre + k.trp);
             self.counters.precharges += 1;
         }
-        done.push((req, data_end + k.ctrl));
+        done.push(Done {
+            at: data_end + k.ctrl,
+            arrival,
+            req,
+            single,
+            write,
+        });
     }
 
     /// The refresh due at `self.ref_due`. With an empty window, refreshes due before `until`
@@ -743,13 +817,13 @@ impl PChannel {
                 self.ref_bank = (self.ref_bank + 1) % k.banks;
                 b..b + 1
             }
-            _ => 0..self.banks.len(),
+            _ => 0..k.banks as usize,
         };
         let per_bank = k.refresh == RefreshMode::PerBank;
         let dur = if per_bank { k.trfc_pb } else { k.trfc };
         let mut t_ref = due;
         for b in refreshed.clone() {
-            let bank = &mut self.banks[b];
+            let bank = &mut self.banks[b & BANK_MASK];
             if bank.open_row != CLOSED {
                 let tp = bank.t_pre.max(due);
                 bank.open_row = CLOSED;
@@ -759,7 +833,7 @@ impl PChannel {
             t_ref = t_ref.max(bank.t_act);
         }
         for b in refreshed.clone() {
-            self.banks[b].t_act = t_ref + dur;
+            self.banks[b & BANK_MASK].t_act = t_ref + dur;
         }
         if counted {
             self.counters.refreshes += 1;
@@ -790,7 +864,7 @@ impl PChannel {
     }
 
     /// Makes every decision due before `limit`; completed row accesses go to `done`.
-    fn run(&mut self, k: &Ctx, limit: u64, done: &mut Vec<(u32, u64)>) {
+    fn run(&mut self, k: &Ctx, limit: u64, done: &mut Vec<Done>) {
         loop {
             // Accesses already arrived enter the window first (no command can precede them:
             // every command issues at `now` or later).
@@ -806,7 +880,7 @@ impl PChannel {
                 self.recompute_all(k);
             }
             let cand = self.best();
-            let t_cmd = cand.map_or(NEVER, |c| c.time);
+            let t_cmd = cand.time;
             // Unchanged since the loop above (choosing a command admits nothing); when `now`
             // has reached `limit`, nothing is admitted or issued anyway.
             let t_adm = adm.map_or(NEVER, |a| a.1);
@@ -831,21 +905,17 @@ impl PChannel {
                 self.refresh(k, t_adm.min(limit));
                 continue;
             }
-            match cand {
-                Some(c) if c.time < limit => self.issue(c, k, done),
-                _ => break,
+            if cand.is_some() && cand.time < limit {
+                self.issue(cand, k, done);
+            } else {
+                break;
             }
         }
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct ReqState {
-    arrival: u64,
-    completion: u64,
-    chunks_left: u32,
-    write: bool,
-}
+/// `DetailedMemory::completion` of a request not completed yet.
+const PENDING: u64 = u64::MAX;
 
 /// The detailed memory system.
 ///
@@ -861,13 +931,18 @@ pub struct DetailedMemory {
     ctx: Ctx,
     dec: Decoder,
     pchs: Vec<PChannel>,
-    reqs: Vec<ReqState>,
+    /// Per request: its completion cycle once known (`PENDING` before; for a request of
+    /// several row accesses, the latest of its finished parts while `parts_left > 0`).
+    completion: Vec<u64>,
+    /// Per request: row accesses not finished, for requests of more than one (0 otherwise).
+    parts_left: Vec<u32>,
+    writes: u64,
     ready: BinaryHeap<Reverse<(u64, u32)>>,
     track: bool,
     frontier: u64,
     last_arrival: u64,
     /// Row accesses completed in the current slice, per pseudo-channel.
-    done: Vec<Vec<(u32, u64)>>,
+    done: Vec<Vec<Done>>,
     read_lat: LatencyHistogram,
     write_lat: LatencyHistogram,
     first_arrival: u64,
@@ -889,7 +964,9 @@ impl DetailedMemory {
             dec: Decoder::new(&cfg),
             pchs,
             cfg,
-            reqs: Vec::new(),
+            completion: Vec::new(),
+            parts_left: Vec::new(),
+            writes: 0,
             ready: BinaryHeap::new(),
             track: true,
             frontier: 0,
@@ -919,26 +996,23 @@ impl DetailedMemory {
             self.last_arrival,
             self.frontier
         );
-        let id = u32::try_from(self.reqs.len()).expect("more than 2^32 memory requests");
+        let id = u32::try_from(self.completion.len()).expect("more than 2^32 memory requests");
         self.last_arrival = r.arrival;
         self.first_arrival = self.first_arrival.min(r.arrival);
         let write = r.op == Op::Write;
         if write {
             self.bytes_written += u64::from(r.bytes);
+            self.writes += 1;
         } else {
             self.bytes_read += u64::from(r.bytes);
         }
-        let mut st = ReqState {
-            arrival: r.arrival,
-            completion: r.arrival + self.ctx.ctrl,
-            chunks_left: 0,
-            write,
-        };
+        let mut parts = 0;
         if r.bytes > 0 {
             let shift = self.dec.burst_shift();
             let per_block = u64::from(self.dec.bursts_per_block());
             let mut b = r.addr >> shift;
             let last = (r.addr + u64::from(r.bytes) - 1) >> shift;
+            let single = b / per_block == last / per_block;
             while b <= last {
                 let end = last.min((b / per_block + 1) * per_block - 1);
                 let loc = self.dec.decode_burst(b);
@@ -953,29 +1027,39 @@ impl DetailedMemory {
                     bank: loc.bank as u8,
                     write,
                     started: false,
+                    single,
                 });
-                st.chunks_left += 1;
+                parts += 1;
                 b = end + 1;
             }
         }
-        self.reqs.push(st);
-        if st.chunks_left == 0 {
-            self.complete(id);
+        if parts == 0 {
+            // Nothing to move: done after the controller latency.
+            self.completion.push(PENDING);
+            self.parts_left.push(0);
+            self.complete(id, r.arrival, r.arrival + self.ctx.ctrl, write);
+        } else if parts == 1 {
+            self.completion.push(PENDING);
+            self.parts_left.push(0);
+        } else {
+            // The latest part's completion, never earlier than the controller latency.
+            self.completion.push(r.arrival + self.ctx.ctrl);
+            self.parts_left.push(parts);
         }
         RequestId(id)
     }
 
-    fn complete(&mut self, id: u32) {
-        let st = self.reqs[id as usize];
-        let lat = st.completion - st.arrival;
-        if st.write {
+    fn complete(&mut self, id: u32, arrival: u64, at: u64, write: bool) {
+        self.completion[id as usize] = at;
+        let lat = at - arrival;
+        if write {
             self.write_lat.record(lat);
         } else {
             self.read_lat.record(lat);
         }
-        self.last_completion = self.last_completion.max(st.completion);
+        self.last_completion = self.last_completion.max(at);
         if self.track {
-            self.ready.push(Reverse((st.completion, id)));
+            self.ready.push(Reverse((at, id)));
         }
     }
 
@@ -1024,12 +1108,18 @@ impl DetailedMemory {
         // Merged in pseudo-channel order: the same result whatever the thread count.
         for i in 0..self.done.len() {
             for j in 0..self.done[i].len() {
-                let (req, at) = self.done[i][j];
-                let st = &mut self.reqs[req as usize];
-                st.completion = st.completion.max(at);
-                st.chunks_left -= 1;
-                if st.chunks_left == 0 {
-                    self.complete(req);
+                let d = self.done[i][j];
+                let r = d.req as usize;
+                if d.single {
+                    // No lookup of the request's state: only stores.
+                    self.complete(d.req, d.arrival, d.at, d.write);
+                } else {
+                    let at = self.completion[r].max(d.at);
+                    self.completion[r] = at;
+                    self.parts_left[r] -= 1;
+                    if self.parts_left[r] == 0 {
+                        self.complete(d.req, d.arrival, at, d.write);
+                    }
                 }
             }
             self.done[i].clear();
@@ -1068,8 +1158,8 @@ impl DetailedMemory {
 
     /// Completion cycle of a request, once known.
     pub fn completion(&self, id: RequestId) -> Option<u64> {
-        let st = &self.reqs[id.0 as usize];
-        (st.chunks_left == 0).then_some(st.completion)
+        let i = id.0 as usize;
+        (self.parts_left[i] == 0 && self.completion[i] != PENDING).then_some(self.completion[i])
     }
 
     pub fn stats(&self) -> MemStats {
@@ -1078,8 +1168,8 @@ impl DetailedMemory {
             c.add(&p.counters);
         }
         let cfg = &self.cfg;
-        let n = self.reqs.len() as u64;
-        let writes = self.reqs.iter().filter(|r| r.write).count() as u64;
+        let n = self.completion.len() as u64;
+        let writes = self.writes;
         let first = if self.first_arrival == NEVER {
             0
         } else {
@@ -1136,7 +1226,8 @@ pub struct Outcome {
 pub fn simulate(cfg: &MemConfig, reqs: &[Request]) -> Result<Outcome, Error> {
     let mut m = DetailedMemory::new(cfg.clone())?;
     m.track = false;
-    m.reqs.reserve(reqs.len());
+    m.completion.reserve(reqs.len());
+    m.parts_left.reserve(reqs.len());
     let sorted = reqs.windows(2).all(|w| w[0].arrival <= w[1].arrival);
     let order: Vec<usize> = if sorted {
         (0..reqs.len()).collect()
@@ -1149,14 +1240,17 @@ pub fn simulate(cfg: &MemConfig, reqs: &[Request]) -> Result<Outcome, Error> {
         m.submit(reqs[i]);
     }
     m.finish();
-    let mut completions = vec![0; reqs.len()];
-    for (k, &i) in order.iter().enumerate() {
-        completions[i] = m.reqs[k].completion;
-    }
-    Ok(Outcome {
-        completions,
-        stats: m.stats(),
-    })
+    let stats = m.stats();
+    let completions = if sorted {
+        std::mem::take(&mut m.completion)
+    } else {
+        let mut c = vec![0; reqs.len()];
+        for (k, &i) in order.iter().enumerate() {
+            c[i] = m.completion[k];
+        }
+        c
+    };
+    Ok(Outcome { completions, stats })
 }
 
 #[cfg(test)]
