@@ -242,7 +242,9 @@ const NO_CAND: BankCand = BankCand {
 #[derive(Debug, Clone, Copy)]
 struct Cand {
     time: u64,
-    seq: u64,
+    /// (time, not a column command, age) as one number: the scheduler's order, compared
+    /// without branches (ages stay below 2^63).
+    key: u128,
     slot: u32,
     bank: u8,
     kind: Kind,
@@ -250,17 +252,23 @@ struct Cand {
 
 const NO_CMD: Cand = Cand {
     time: NEVER,
-    seq: u64::MAX,
+    key: u128::MAX,
     slot: 0,
     bank: 0,
     kind: Kind::None,
 };
 
+/// The scheduler's order of a command: earliest, then column commands, then oldest.
+#[inline]
+fn order_key(time: u64, column: bool, seq: u64) -> u128 {
+    (u128::from(time) << 64) | (u128::from(!column) << 63) | u128::from(seq)
+}
+
 impl Cand {
     /// Earliest first, then column commands (row hits), then the oldest access.
     #[inline]
     fn before(&self, o: &Cand) -> bool {
-        (self.time, self.kind != Kind::Col, self.seq) < (o.time, o.kind != Kind::Col, o.seq)
+        self.key < o.key
     }
 
     #[inline]
@@ -540,7 +548,7 @@ impl PChannel {
     fn cand_of(&self, b: usize, c: &BankCand) -> Cand {
         Cand {
             time: self.time_of(c),
-            seq: c.seq,
+            key: order_key(self.time_of(c), c.kind == Kind::Col, c.seq),
             slot: c.slot,
             bank: b as u8,
             kind: c.kind,
@@ -619,23 +627,31 @@ impl PChannel {
         let chan = if write { self.t_wr } else { self.t_rd }
             .max(self.col_bus)
             .max(self.now);
-        let (mut best_t, mut best_seq, mut best_bank) = (u64::MAX, u64::MAX, 0);
+        // (time, age) as one key, so the comparison needs no branch.
+        let (mut best, mut best_bank) = (u128::MAX, 0);
         while mask != 0 {
             let b = mask.trailing_zeros() as usize;
             mask &= mask - 1;
             let c = &self.cand[b & BANK_MASK];
             let g = &self.groups[c.bg as usize & BANK_MASK];
             let t = c.part.max(if write { g.t_wr } else { g.t_rd }).max(chan);
-            if (t, c.seq) < (best_t, best_seq) {
-                (best_t, best_seq, best_bank) = (t, c.seq, b);
-            }
+            let key = order_key(t, true, c.seq);
+            let lt = key < best;
+            best = if lt { key } else { best };
+            best_bank = if lt { b } else { best_bank };
         }
-        let c = &self.cand[best_bank & BANK_MASK];
+        self.cmd_of(best, best_bank)
+    }
+
+    /// The command of `bank` for a scan's winning key.
+    #[inline]
+    fn cmd_of(&self, key: u128, bank: usize) -> Cand {
+        let c = &self.cand[bank & BANK_MASK];
         Cand {
-            time: best_t,
-            seq: best_seq,
+            time: (key >> 64) as u64,
+            key,
             slot: c.slot,
-            bank: best_bank as u8,
+            bank: bank as u8,
             kind: c.kind,
         }
     }
@@ -649,28 +665,19 @@ impl PChannel {
         }
         let pre = self.row_bus.max(self.now);
         let act = pre.max(self.t_act).max(self.faw[self.faw_pos]);
-        let (mut best_t, mut best_seq, mut best_bank) = (u64::MAX, u64::MAX, 0);
+        let (mut best, mut best_bank) = (u128::MAX, 0);
         while mask != 0 {
             let b = mask.trailing_zeros() as usize;
             mask &= mask - 1;
             let c = &self.cand[b & BANK_MASK];
-            let t = if c.kind == Kind::Act {
-                c.part.max(self.groups[c.bg as usize & BANK_MASK].t_act).max(act)
-            } else {
-                c.part.max(pre)
-            };
-            if (t, c.seq) < (best_t, best_seq) {
-                (best_t, best_seq, best_bank) = (t, c.seq, b);
-            }
+            let g_act = self.groups[c.bg as usize & BANK_MASK].t_act.max(act);
+            let t = c.part.max(if c.kind == Kind::Act { g_act } else { pre });
+            let key = order_key(t, false, c.seq);
+            let lt = key < best;
+            best = if lt { key } else { best };
+            best_bank = if lt { b } else { best_bank };
         }
-        let c = &self.cand[best_bank & BANK_MASK];
-        Cand {
-            time: best_t,
-            seq: best_seq,
-            slot: c.slot,
-            bank: best_bank as u8,
-            kind: c.kind,
-        }
+        self.cmd_of(best, best_bank)
     }
 
     #[inline]
