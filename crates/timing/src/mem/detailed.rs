@@ -476,7 +476,7 @@ impl PChannel {
     }
 
     /// Bank `b`'s next command in the current mode (FR-FCFS with the hit cap).
-    #[inline]
+    #[inline(always)]
     fn bank_candidate(&self, k: &Ctx, b: usize) -> BankCand {
         let bank = &self.banks[b & BANK_MASK];
         let write = self.write_mode;
@@ -556,7 +556,7 @@ impl PChannel {
     }
 
     /// Recomputes bank `b`'s candidate and folds it into the cached best commands.
-    #[inline]
+    #[inline(always)]
     fn update_bank(&mut self, k: &Ctx, b: usize) {
         let c = self.bank_candidate(k, b);
         self.set_cand(b, c);
@@ -565,7 +565,7 @@ impl PChannel {
     /// Sets bank `b`'s candidate and folds it into the cached best commands: a cached best of
     /// this bank is stale (rescanned when needed); otherwise the new candidate replaces the
     /// cached best of its kind if it comes first.
-    #[inline]
+    #[inline(always)]
     fn set_cand(&mut self, b: usize, c: BankCand) {
         self.cand[b & BANK_MASK] = c;
         let bit = 1u64 << b;
