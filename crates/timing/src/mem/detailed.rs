@@ -254,7 +254,8 @@ const NO_CMD: Cand = Cand {
     time: NEVER,
     key: u128::MAX,
     slot: 0,
-    bank: 0,
+    // No bank has this number (at most 64).
+    bank: u8::MAX,
     kind: Kind::None,
 };
 
@@ -279,7 +280,7 @@ impl Cand {
     /// Whether this is a command of bank `b`.
     #[inline]
     fn of_bank(&self, b: usize) -> bool {
-        self.kind != Kind::None && self.bank as usize == b
+        self.bank as usize == b
     }
 }
 
@@ -303,6 +304,8 @@ struct PChannel {
     n_reads: u32,
     n_writes: u32,
     write_mode: bool,
+    /// The queue counts changed since the mode was last updated.
+    mode_dirty: bool,
     next_seq: u64,
     now: u64,
     t_rd: u64,
@@ -359,6 +362,7 @@ impl PChannel {
             n_reads: 0,
             n_writes: 0,
             write_mode: false,
+            mode_dirty: false,
             next_seq: 0,
             now: 0,
             t_rd: 0,
@@ -451,6 +455,7 @@ impl PChannel {
             bank.reads.push(slot);
             self.n_reads += 1;
         }
+        self.mode_dirty = true;
         if t.write == self.write_mode {
             // Only a bank with no other access of this kind changes its candidate: a new
             // access is the youngest, so it neither becomes the oldest access nor the oldest
@@ -796,6 +801,7 @@ impl PChannel {
         } else {
             self.n_reads -= 1;
         }
+        self.mode_dirty = true;
         self.free.push(c.slot);
         if k.closed_page {
             // Auto-precharge, internally at the first legal cycle.
@@ -883,8 +889,13 @@ impl PChannel {
                     _ => break,
                 }
             }
-            if self.update_mode(k) {
-                self.recompute_all(k);
+            // The mode depends only on the queue counts (and the mode), so it can only change
+            // after they do.
+            if self.mode_dirty {
+                self.mode_dirty = false;
+                if self.update_mode(k) {
+                    self.recompute_all(k);
+                }
             }
             let cand = self.best();
             let t_cmd = cand.time;
