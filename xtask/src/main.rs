@@ -7,6 +7,8 @@
 //!   dlrm-v2 int8 batch 512 on seedchip-v1.
 //! - `cargo xtask bench serve [REQUESTS]`: serving simulator, simulated requests per second of
 //!   wall time and of CPU time (target 5 M/s).
+//! - `cargo xtask bench mem [REQUESTS] [--dramsim3 DIR]`: memory-model requests/s, detailed
+//!   and fast modes, and DRAMsim3 on the same traces when a checkout is given (`mem_bench.rs`).
 //! - `cargo xtask ci`: the CI entry point, `.ci/run`.
 //! - `cargo xtask gen-proto [--check]`: regenerates (or checks) the ONNX protobuf bindings.
 //!
@@ -17,6 +19,7 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
+mod mem_bench;
 mod proto;
 
 fn repo_root() -> PathBuf {
@@ -37,7 +40,7 @@ fn run(cmd: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-const USAGE: &str = "usage: cargo xtask bench ref [MODELS [BATCHES]] | cargo xtask bench funcsim [MODEL [PRECISION [BATCH [CHIP]]]] | cargo xtask bench serve [REQUESTS] | cargo xtask ci | cargo xtask gen-proto [--check]";
+const USAGE: &str = "usage: cargo xtask bench ref [MODELS [BATCHES]] | cargo xtask bench funcsim [MODEL [PRECISION [BATCH [CHIP]]]] | cargo xtask bench serve [REQUESTS] | cargo xtask bench mem [REQUESTS] [--dramsim3 DIR] | cargo xtask ci | cargo xtask gen-proto [--check]";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -83,6 +86,7 @@ fn main() -> anyhow::Result<()> {
                 "--",
             ])
             .args(rest)),
+        ["bench", "mem", rest @ ..] => mem_bench::bench_mem(&repo_root(), &cargo, rest),
         ["ci"] => run(&mut Command::new(repo_root().join(".ci/run"))),
         ["gen-proto"] => proto::gen_proto(&repo_root(), &cargo, false),
         ["gen-proto", "--check"] => proto::gen_proto(&repo_root(), &cargo, true),

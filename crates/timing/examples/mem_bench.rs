@@ -1,23 +1,51 @@
 //! Memory-model speed: simulated requests per second, detailed and fast modes.
 //!
 //! ```text
+//! cargo xtask bench mem [REQUESTS]          # what to run (adds the DRAMsim3 comparison)
 //! cargo run --release -p seedchip-timing --example mem_bench [REQUESTS]
 //! ```
 //!
-//! Each row simulates REQUESTS requests (default 2,000,000) and reports requests per second of
-//! wall time on one thread and on all of rayon's threads, and per second of CPU time on one
-//! thread (the figure that does not depend on what else the machine is doing). Prints Markdown.
+//! Each row simulates REQUESTS requests (default 2,000,000) with `mem::simulate` and reports
+//! requests per second: on one thread, per second of CPU time (the figure that does not depend
+//! on what else the machine is doing) and of wall time; on all of rayon's threads, of wall
+//! time; and for the fast model's trace replay (wall). It checks that one thread and all
+//! threads give the same result. Prints Markdown and the load average before and after.
+//!
+//! Memories: seedchip-v1 (HBM3, 2 stacks), two HBM2E stacks (the kind's defaults), tpu-v4i
+//! (HBM2, 2 stacks), mtia-v2 (LPDDR5, 16 channels). Traces: random 64-byte reads (saturating:
+//! everything arrives at cycle 0), the same at half the load they sustain, random 64-byte
+//! accesses with a third writes, random 256-byte reads, sequential 64-byte reads (a stream).
 
 use std::time::Instant;
 
+use seedchip_chip::MemoryKind;
 use seedchip_timing::mem::{
-    self, MemConfig,
+    self, MemConfig, default_memory,
     fast::{CalibrationOptions, FastMemory},
     trace::{self, Arrivals, Op, Request},
 };
 
-/// CPU seconds used by this process so far (Linux; wall-clock elsewhere).
+/// CPU seconds used by this process so far, all threads (Linux: the scheduler's nanosecond
+/// counters; `/proc/self/stat`'s 10 ms ticks otherwise; wall-clock elsewhere).
 fn cpu_seconds(wall: &Instant) -> f64 {
+    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
+        let mut ns = 0u64;
+        let mut any = false;
+        for t in dir.flatten() {
+            let s = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
+            if let Some(v) = s
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                ns += v;
+                any = true;
+            }
+        }
+        if any {
+            return ns as f64 / 1e9;
+        }
+    }
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit(')')
@@ -35,10 +63,16 @@ fn cpu_seconds(wall: &Instant) -> f64 {
     }
 }
 
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 fn traces(c: &MemConfig, n: u64) -> Vec<(&'static str, Vec<Request>)> {
     let cap = c.capacity_bytes();
     let all = Arrivals::AllAtOnce;
-    // Half of what random 64-byte reads sustain (measured below as the saturated run).
+    // Half of what random 64-byte reads sustain (measured here as a saturated run).
     let random = trace::random(n, 64, cap, all, 0.0, 1);
     let sat = mem::simulate(c, &random[..(n as usize).min(200_000)])
         .expect("valid")
@@ -65,6 +99,20 @@ fn traces(c: &MemConfig, n: u64) -> Vec<(&'static str, Vec<Request>)> {
     ]
 }
 
+fn memories() -> Vec<(String, MemConfig)> {
+    let mut v: Vec<(String, MemConfig)> = Vec::new();
+    let preset = |name: &str| {
+        let c = MemConfig::from_preset(name).expect("preset");
+        (format!("{name} ({})", c.kind), c)
+    };
+    v.push(preset("seedchip-v1"));
+    let hbm2e = MemConfig::from_chip(&default_memory(MemoryKind::Hbm2e, 2)).expect("hbm2e");
+    v.push(("2 × HBM2E stacks (defaults)".into(), hbm2e));
+    v.push(preset("tpu-v4i"));
+    v.push(preset("mtia-v2"));
+    v
+}
+
 fn main() {
     let n: u64 = std::env::args()
         .nth(1)
@@ -75,17 +123,20 @@ fn main() {
         .num_threads(1)
         .build()
         .expect("a thread pool");
-    println!("{n} requests per row; {threads} rayon threads.\n");
+    println!(
+        "{n} requests per row; {threads} rayon threads; load average before: {}.\n",
+        load_average()
+    );
     println!(
         "| memory | trace | simulated cycles | M req/s, 1 thread (CPU) | M req/s, 1 thread (wall) \
-         | M req/s, {threads} threads (wall) | fast mode M req/s |"
+         | M req/s, {threads} threads (wall) | fast mode M req/s (wall) |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|");
-    for preset in ["seedchip-v1", "tpu-v4i", "mtia-v2"] {
-        let c = MemConfig::from_preset(preset).expect("preset");
+    let mut single_cpu = Vec::new();
+    for (name, c) in memories() {
         let fast =
             FastMemory::calibrate(&c, &CalibrationOptions::standard(&c)).expect("calibrates");
-        for (name, reqs) in traces(&c, n) {
+        for (trace_name, reqs) in traces(&c, n) {
             let wall = Instant::now();
             let cpu0 = cpu_seconds(&wall);
             let single = one.install(|| mem::simulate(&c, &reqs).expect("runs"));
@@ -99,16 +150,25 @@ fn main() {
             let f = fast.simulate(&reqs);
             let tf = wall.elapsed().as_secs_f64();
             std::hint::black_box(f);
-            let m = |t: f64| n as f64 / t / 1e6;
+            let m = |t: f64| n as f64 / t.max(1e-9) / 1e6;
+            single_cpu.push(m(cpu1));
             println!(
-                "| {preset} ({}) | {name} | {} | {:.1} | {:.1} | {:.1} | {:.0} |",
-                c.kind,
+                "| {name} | {trace_name} | {} | {:.1} | {:.1} | {:.1} | {:.0} |",
                 single.stats.elapsed_cycles,
-                m(cpu1.max(1e-9)),
+                m(cpu1),
                 m(t1),
                 m(tn),
                 m(tf)
             );
         }
     }
+    single_cpu.sort_by(f64::total_cmp);
+    println!(
+        "\nDetailed model, one thread, CPU time: {:.1} to {:.1} M requests/s (median {:.1}); \
+         load average after: {}.",
+        single_cpu[0],
+        single_cpu[single_cpu.len() - 1],
+        single_cpu[single_cpu.len() / 2],
+        load_average()
+    );
 }

@@ -1294,7 +1294,13 @@ mod tests {
         let cap = c.capacity_bytes();
         let all = Arrivals::AllAtOnce;
         let mut mixed = trace::random(n, 64, cap, Arrivals::Every(0.7), 0.3, seed);
-        mixed.extend(trace::sequential(n / 2, 256, 1 << 22, Arrivals::Every(1.3), Op::Read));
+        mixed.extend(trace::sequential(
+            n / 2,
+            256,
+            1 << 22,
+            Arrivals::Every(1.3),
+            Op::Read,
+        ));
         mixed.sort_by_key(|r| r.arrival);
         let mut unaligned = trace::random(n, 100, 1 << 20, Arrivals::Every(3.0), 0.5, seed + 1);
         for (i, r) in unaligned.iter_mut().enumerate() {
@@ -1302,7 +1308,14 @@ mod tests {
             r.bytes = 1 + (i as u32 * 97) % 700;
         }
         let mut sparse = trace::random(n / 4, 64, cap, Arrivals::Every(150.0), 0.2, seed + 2);
-        sparse.extend(trace::random(n / 4, 32, 1 << 16, Arrivals::Every(40.0), 0.4, seed + 3));
+        sparse.extend(trace::random(
+            n / 4,
+            32,
+            1 << 16,
+            Arrivals::Every(40.0),
+            0.4,
+            seed + 3,
+        ));
         sparse.sort_by_key(|r| r.arrival);
         vec![
             trace::random(n, 64, cap, all, 0.0, seed),
@@ -1320,7 +1333,10 @@ mod tests {
         for (i, reqs) in traces(c, 1500, 11).iter().enumerate() {
             let want = reference::simulate(c, reqs).expect("reference runs");
             let got = simulate(c, reqs).expect("runs");
-            assert_eq!(got.completions, want.completions, "{what}, trace {i}: completions");
+            assert_eq!(
+                got.completions, want.completions,
+                "{what}, trace {i}: completions"
+            );
             assert_eq!(got.stats, want.stats, "{what}, trace {i}: statistics");
         }
     }
