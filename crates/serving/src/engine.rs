@@ -59,6 +59,17 @@ pub struct Batching {
     pub split_large: bool,
 }
 
+impl Default for Batching {
+    /// 1024 pairs, 2 ms, splitting on: the CLI's defaults.
+    fn default() -> Batching {
+        Batching {
+            max_batch_pairs: 1024,
+            max_wait_s: 0.002,
+            split_large: true,
+        }
+    }
+}
+
 /// One stage of the serving pipeline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stage {
@@ -88,6 +99,32 @@ pub struct ServeConfig {
     pub seed: u64,
     /// Keep every latency (exact percentiles) up to this many requests.
     pub exact_limit: usize,
+}
+
+impl ServeConfig {
+    /// One stage of `replicas` single-chip replicas with default batching, MLPerf candidates,
+    /// 20,000 measured requests after 1,000 warm-up ones, seed 0 and no SLA: the quickest way
+    /// to a p99 for a service-time model (e.g. from [`crate::chipsim::chip_service_table`]).
+    /// Adjust the public fields before calling [`simulate`] or [`crate::search::max_qps`].
+    pub fn single_stage(service: ServiceTime, arrivals: Arrivals, replicas: u32) -> ServeConfig {
+        ServeConfig {
+            arrivals,
+            candidates: CandidateDist::Mlperf,
+            stages: vec![Stage {
+                name: "model".into(),
+                replicas,
+                chips_per_replica: 1,
+                batching: Batching::default(),
+                pairs: PairRule::All,
+                service,
+            }],
+            requests: 20_000,
+            warmup_requests: 1_000,
+            sla_p99_ms: None,
+            seed: 0,
+            exact_limit: 1 << 20,
+        }
+    }
 }
 
 fn ser_dist<S: serde::Serializer>(d: &CandidateDist, s: S) -> Result<S::Ok, S::Error> {

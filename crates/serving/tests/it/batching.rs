@@ -214,3 +214,20 @@ fn max_qps_search_holds_the_sla() {
     let over = simulate(&at).unwrap();
     assert!(over.latency.p99_ms > 1.5, "{:?}", over.latency);
 }
+
+#[test]
+fn single_stage_builder_gives_percentiles() {
+    let table = ServiceTable::new(vec![(1, 0.0002), (1024, 0.0004)], "test").unwrap();
+    let cfg = ServeConfig::single_stage(
+        ServiceTime::Table {
+            table,
+            variance: Variance::None,
+        },
+        Arrivals::Poisson { qps: 2000.0 },
+        2,
+    );
+    let r = simulate(&cfg).unwrap();
+    assert_eq!(r.requests, 20_000);
+    assert!(r.latency.p99_ms >= r.latency.p50_ms && r.latency.p50_ms >= 0.2);
+    assert!(r.latency.exact);
+}
