@@ -297,30 +297,16 @@ fn restamp(compiled: &Compiled, chip: &Chip) -> Compiled {
 }
 
 /// The integer inputs (embedding ids) the timing model needs, generated as `seedchip run`
-/// generates them (batch index 0 of the seeded workload).
+/// generates them: the serving crate's generator (`seedchip sim`'s path), so every command
+/// times the same ids.
 pub fn generated_ids(
     graph: &Graph,
     batch: u32,
     seed: u64,
     alpha: f64,
 ) -> Result<BTreeMap<String, Vec<i64>>, Error> {
-    let options = seedchip_zoo::InputOptions {
-        seed,
-        alpha,
-        ..Default::default()
-    };
-    let workload =
-        seedchip_zoo::GraphWorkload::new(graph, &options).map_err(|e| Error::Inputs(e.to_string()))?;
-    let mut out = BTreeMap::new();
-    for t in workload.batch(0, batch as usize) {
-        let v: Vec<i64> = match t.data {
-            seedchip_zoo::TensorData::F32(_) => continue,
-            seedchip_zoo::TensorData::I32(v) => v.into_iter().map(i64::from).collect(),
-            seedchip_zoo::TensorData::I64(v) => v,
-        };
-        out.insert(t.name, v);
-    }
-    Ok(out)
+    seedchip_serving::chipsim::generated_ids(graph, batch, seed, alpha)
+        .map_err(|e| Error::Inputs(e.to_string()))
 }
 
 /// Compiles `graph` for `chip` and times it. `model_key` identifies the graph in the caches.

@@ -46,7 +46,8 @@ pub struct Record {
     #[serde(default)]
     pub objectives: BTreeMap<String, f64>,
     /// What limits the design: `compute`, `vector`, `memory_bandwidth`, `gather`,
-    /// `shared_sram_bandwidth` or `sram_capacity` (the limiter most chosen runs share).
+    /// `shared_sram_bandwidth`, `sram_capacity` or `latency` (the limiter most chosen runs
+    /// share).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub limiter: Option<String>,
 }
@@ -426,8 +427,11 @@ fn round6(x: f64) -> f64 {
 /// A busy fraction at or above this means the resource is saturated enough to be the limit
 /// even when the batch was split for SRAM.
 const SATURATED: f64 = 0.5;
+/// Below this busy fraction for every resource, nothing is a throughput limit: the run is a
+/// chain of dependent steps (too small a batch to fill the chip).
+const IDLE: f64 = 0.25;
 
-/// The busiest resource; but when the compiler had to split the batch into micro-batches
+/// The busiest resource; `latency` when no resource is even a quarter busy; but when the compiler had to split the batch into micro-batches
 /// (the working set did not fit SRAM) and nothing is saturated, SRAM capacity: the run is a
 /// chain of small, poorly overlapped steps.
 pub fn run_limiter(busy: &BTreeMap<String, f64>, micro_batch: u64, batch: u64, cores: u32) -> String {
@@ -437,6 +441,9 @@ pub fn run_limiter(busy: &BTreeMap<String, f64>, micro_batch: u64, batch: u64, c
     let per_core = batch.div_ceil(u64::from(cores.max(1)));
     if micro_batch > 0 && micro_batch < per_core && top < SATURATED {
         return "sram_capacity".to_string();
+    }
+    if top < IDLE {
+        return "latency".to_string();
     }
     name.to_string()
 }

@@ -162,6 +162,7 @@ fn limiter_phrase(l: &str) -> &'static str {
         "gather" => "the gather engines (embedding lookups)",
         "shared_sram_bandwidth" => "shared-SRAM bandwidth",
         "sram_capacity" => "SRAM capacity (the batch is split into micro-batches and no unit is saturated)",
+        "latency" => "latency (no resource is a quarter busy: too small a batch to fill the chip)",
         _ => "an unclassified resource",
     }
 }

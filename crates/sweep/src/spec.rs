@@ -274,7 +274,13 @@ pub fn parse(text: &str, origin: &str, dir: Option<&Path>) -> Result<Spec, Error
     let raw: RawSpec = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         let message = e.message().trim().to_string();
-        let key = backticked(&message).unwrap_or_else(|| "<document>".to_string());
+        let table = table_path_at(text, span.start);
+        let key = match backticked(&message) {
+            Some(k) if !table.is_empty() => format!("{table}.{k}"),
+            Some(k) => k,
+            None if !table.is_empty() => table,
+            None => "<document>".to_string(),
+        };
         cx.err(
             span,
             &key,
@@ -367,6 +373,20 @@ fn objective(cx: &Ctx<'_>, o: &Spanned<String>, key: &str) -> Result<Objective, 
             Some(&objective_hint()),
         )
     })
+}
+
+/// The `[table]` or `[[array]]` header in force at an offset, as a dotted path.
+fn table_path_at(text: &str, offset: usize) -> String {
+    let mut current = String::new();
+    for line in text[..offset.min(text.len())].lines() {
+        let t = line.trim();
+        if let Some(inner) = t.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
+            current = inner.trim().to_string();
+        } else if let Some(inner) = t.strip_prefix('[').and_then(|r| r.split(']').next()) {
+            current = inner.trim().to_string();
+        }
+    }
+    current
 }
 
 /// serde names the offending field in backticks for unknown and missing fields.

@@ -16,6 +16,7 @@ mod run;
 mod scalesim;
 mod serve;
 mod sim;
+mod sweep;
 mod validate;
 
 #[derive(Debug, clap::Subcommand)]
@@ -53,6 +54,9 @@ pub enum Command {
     /// Fleet sizing, power and TCO of a workload on seedchip-v1 and peers (default: a
     /// billion-user feed).
     Plan(plan::PlanArgs),
+    /// Design-space exploration: run (or resume, or a shard of) a sweep file; `sweep merge`
+    /// joins shards; `sweep report` writes Pareto fronts and the best designs.
+    Sweep(sweep::SweepArgs),
     /// The instruction set: every instruction's opcode, queue, dtypes and operand layout.
     Isa(isa::IsaArgs),
     /// Peer models' predictions against measurements (held-out H100 rows, MLPerf); exit 1 if a
@@ -75,6 +79,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Sim(args) => sim::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Sweep(args) => sweep::run(args),
         Command::Isa(args) => isa::run(args),
         Command::Validate(args) => validate::run(args),
     }
