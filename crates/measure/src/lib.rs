@@ -348,3 +348,57 @@ pub fn measure(
         timings: times,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Graph {
+        seedchip_zoo::get(
+            "rm1",
+            &seedchip_zoo::ZooOptions {
+                rows_cap: Some(1000),
+                seed: 0,
+            },
+        )
+        .unwrap()
+    }
+
+    fn options() -> CompileOptions {
+        let mut o = CompileOptions::new(Precision::Int8, 8);
+        o.profile_samples = 128;
+        o.calibration_samples = 16;
+        o
+    }
+
+    /// A chip that differs only where the compiler does not look reuses the program, and the
+    /// reused program is byte for byte what a fresh compile for that chip gives.
+    #[test]
+    fn reused_programs_equal_fresh_compiles() {
+        let g = tiny();
+        let base = seedchip_chip::presets::get("seedchip-v1").unwrap();
+        let mut other = base.clone();
+        other.name = "other".into();
+        other.process.node_nm = 5;
+        other.process.tdp_w = 100.0;
+        other.process.wafer_cost_usd = None;
+        other.process.defect_density_per_cm2 = None;
+        other.cost.nre_usd = None;
+        other.resolve();
+        assert!(other.validate().is_empty());
+        let caches = Caches::new();
+        let (a, fresh_a) = caches.compile("rm1", &g, &base, &options()).unwrap();
+        let (b, fresh_b) = caches.compile("rm1", &g, &other, &options()).unwrap();
+        assert!(fresh_a && !fresh_b, "the second chip reuses the first's program");
+        let direct = compile(&g, &other, &options()).unwrap();
+        assert_eq!(b.program.encode().unwrap(), direct.program.encode().unwrap());
+        assert_eq!(b.report, direct.report);
+        assert_ne!(a.program.target.fingerprint, b.program.target.fingerprint);
+        // A change the compiler sees is a new compile.
+        let mut more = base.clone();
+        more.gather.engines = 4;
+        let (_, fresh_c) = caches.compile("rm1", &g, &more, &options()).unwrap();
+        assert!(fresh_c);
+        assert_eq!(caches.stats().compile_hits, 1);
+    }
+}

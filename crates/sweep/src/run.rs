@@ -97,6 +97,7 @@ pub fn run(
         let take = pending.len().min(usize::try_from(budget).unwrap_or(usize::MAX));
         let stopped = take < pending.len();
         let todo = &pending[..take];
+        summary.skipped += (round.len() - pending.len()) as u64;
         progress(Event::Start {
             todo: todo.len() as u64,
             done_before: (round.len() - pending.len()) as u64,
@@ -131,7 +132,6 @@ pub fn run(
 }
 
 fn tally(s: &mut Summary, visited: &[Point], known: &BTreeMap<String, (Record, String)>) {
-    s.skipped = visited.len() as u64 - s.evaluated.min(visited.len() as u64);
     for p in visited {
         if let Some((r, _)) = known.get(&p.id_hex()) {
             if r.feasible {

@@ -405,3 +405,102 @@ pub fn remove(doc: &mut toml::Table, path: &str) -> bool {
         Cur::V(_) => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn level(k: &str, v: i64) -> Level {
+        Level {
+            keys: BTreeMap::from([(k.to_string(), toml::Value::Integer(v))]),
+        }
+    }
+
+    fn params() -> Vec<Param> {
+        vec![
+            Param {
+                label: "a".into(),
+                span: 0..0,
+                domain: Domain::Levels((0..5).map(|i| level("a", i)).collect()),
+            },
+            Param {
+                label: "b.c".into(),
+                span: 0..0,
+                domain: Domain::Levels((0..7).map(|i| level("b.c", i)).collect()),
+            },
+        ]
+    }
+
+    #[test]
+    fn point_ids_are_a_hash_of_the_keys_alone() {
+        let keys = BTreeMap::from([
+            ("clock_mhz".to_string(), toml::Value::Float(1400.0)),
+            ("gather.engines".to_string(), toml::Value::Integer(8)),
+        ]);
+        // FNV-1a 64 of {"clock_mhz":1400.0,"gather.engines":8}: pinned, because results files
+        // from earlier runs are resumed and merged by these ids.
+        assert_eq!(
+            point_id(&keys),
+            fnv1a64(br#"{"clock_mhz":1400.0,"gather.engines":8}"#)
+        );
+        assert_eq!(id_hex(point_id(&keys)).len(), 16);
+    }
+
+    #[test]
+    fn grid_covers_every_combination_once() {
+        let g = grid(&params());
+        assert_eq!(g.len(), 35);
+        let ids: std::collections::BTreeSet<u64> = g.iter().map(|p| p.id).collect();
+        assert_eq!(ids.len(), 35);
+        assert_eq!(g[1].keys["b.c"], toml::Value::Integer(1), "last parameter fastest");
+    }
+
+    #[test]
+    fn shards_partition_the_space() {
+        let g = grid(&params());
+        for n in 1..=6 {
+            let mut seen = 0;
+            for k in 1..=n {
+                seen += g.iter().filter(|p| in_shard(p.id, k, n)).count();
+            }
+            assert_eq!(seen, g.len(), "n = {n}");
+            for p in &g {
+                assert_eq!((1..=n).filter(|&k| in_shard(p.id, k, n)).count(), 1);
+            }
+        }
+    }
+
+    #[test]
+    fn random_points_are_distinct_seeded_and_capped_by_the_space() {
+        let a = random(&params(), 10, 7, "s");
+        let b = random(&params(), 10, 7, "s");
+        let c = random(&params(), 10, 8, "s");
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(random(&params(), 1000, 7, "s").len(), 35);
+    }
+
+    #[test]
+    fn neighbours_step_one_level_along_one_parameter() {
+        let p = Point::new(&params(), vec![Choice::Level(0), Choice::Level(3)]);
+        let n = neighbours(&params(), &p);
+        assert_eq!(n.len(), 3); // a+1, b-1, b+1
+    }
+
+    #[test]
+    fn dotted_keys_set_and_remove() {
+        let mut doc: toml::Table = toml::from_str(
+            "[cores]\ncount = 2\n[[cores.matrix_units]]\nrows = 128\n[memory]\nbandwidth_gbps = 1.0\n",
+        )
+        .unwrap();
+        assign(&mut doc, "cores.matrix_units[0].rows", toml::Value::Integer(64)).unwrap();
+        assign(&mut doc, "cost.volume_units", toml::Value::Integer(5)).unwrap();
+        assert!(assign(&mut doc, "cores.matrix_units[1].rows", toml::Value::Integer(1)).is_err());
+        assert!(assign(&mut doc, "cores.count.x", toml::Value::Integer(1)).is_err());
+        assert_eq!(doc["cores"]["matrix_units"][0]["rows"].as_integer(), Some(64));
+        assert_eq!(doc["cost"]["volume_units"].as_integer(), Some(5));
+        assert!(remove(&mut doc, "memory.bandwidth_gbps"));
+        assert!(!remove(&mut doc, "memory.bandwidth_gbps"));
+        assert!(!remove(&mut doc, "nothing.here"));
+    }
+}

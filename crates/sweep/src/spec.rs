@@ -768,7 +768,7 @@ fn param(cx: &Ctx<'_>, raw: &Spanned<RawParam>, base: &Base) -> Result<Param, Er
                     }
                 },
             };
-            check_level(cx, base, &label, &level, vspan.clone())?;
+            check_level(cx, base, &label, &level, vspan.clone(), key.map(|k| k.span()))?;
             if out.iter().any(|l: &Level| l.keys == level) {
                 return Err(cx.err(
                     vspan.clone(),
@@ -896,6 +896,7 @@ fn param(cx: &Ctx<'_>, raw: &Spanned<RawParam>, base: &Base) -> Result<Param, Er
                         &label,
                         &BTreeMap::from([(k.get_ref().clone(), mk(from))]),
                         rr.from.span(),
+                        Some(k.span()),
                     )?;
                     check_level(
                         cx,
@@ -903,6 +904,7 @@ fn param(cx: &Ctx<'_>, raw: &Spanned<RawParam>, base: &Base) -> Result<Param, Er
                         &label,
                         &BTreeMap::from([(k.get_ref().clone(), mk(to))]),
                         rr.to.span(),
+                        Some(k.span()),
                     )?;
                     return Ok(Param {
                         label,
@@ -958,16 +960,28 @@ fn check_level(
     label: &str,
     level: &BTreeMap<String, toml::Value>,
     span: std::ops::Range<usize>,
+    key_span: Option<std::ops::Range<usize>>,
 ) -> Result<(), Error> {
     let mut doc = base.doc.clone();
     for (k, v) in level {
-        crate::space::assign(&mut doc, k, v.clone())
-            .map_err(|m| cx.err(span.clone(), &format!("param.{label}"), m, None))?;
+        crate::space::assign(&mut doc, k, v.clone()).map_err(|m| {
+            cx.err(
+                key_span.clone().unwrap_or(span.clone()),
+                &format!("param.{label}"),
+                m,
+                None,
+            )
+        })?;
     }
     let text = toml::to_string(&doc).expect("internal error: a TOML table serializes");
     if let Err(seedchip_chip::Error::Format { key, message, .. }) =
         seedchip_chip::from_toml_str(&text, "point")
     {
+        // A key the chip format lacks is the `key = ...` line's fault, not the value's.
+        let span = match key_span {
+            Some(k) if message.starts_with("unknown field") => k,
+            _ => span,
+        };
         return Err(cx.err(
             span,
             &format!("param.{label}"),

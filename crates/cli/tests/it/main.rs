@@ -8,6 +8,7 @@ mod onnx;
 mod run;
 mod serve;
 mod sim;
+mod sweep;
 mod support;
 mod systolic;
 mod validate;
