@@ -67,11 +67,12 @@ def main():
     cmd, script, envs, spec = command("sweep-indexed-job.yaml", "shard")
     assert spec["completionMode"] == "Indexed"
     for i in range(n):
-        e = dict(env, **envs, SHARDS=str(n), JOB_COMPLETION_INDEX=str(i),
-                 PATH=bindir + os.pathsep + env["PATH"])
+        e = dict(env, **envs)
+        e.update(SHARDS=str(n), JOB_COMPLETION_INDEX=str(i), PATH=bindir + os.pathsep + env["PATH"])
         subprocess.run(cmd + [local(script)], check=True, env=e, stderr=subprocess.DEVNULL)
     cmd, script, envs, _ = command("sweep-merge-job.yaml", "merge")
-    e = dict(env, **envs, SHARDS=str(n), PATH=bindir + os.pathsep + env["PATH"])
+    e = dict(env, **envs)
+    e.update(SHARDS=str(n), PATH=bindir + os.pathsep + env["PATH"])
     subprocess.run(cmd + [local(script)], check=True, env=e, stdout=subprocess.DEVNULL)
     merged = os.path.join(kdir, "results", "all.jsonl")
     assert filecmp.cmp(single, merged, shallow=False), "kubernetes merge differs"

@@ -59,7 +59,8 @@ pub fn usd_per_million_samples(
     samples_per_s: f64,
     joules_per_sample: f64,
 ) -> f64 {
-    a.capex_usd_per_million(unit_cost_usd, samples_per_s) + a.energy_usd_per_million(joules_per_sample)
+    a.capex_usd_per_million(unit_cost_usd, samples_per_s)
+        + a.energy_usd_per_million(joules_per_sample)
 }
 
 #[cfg(test)]

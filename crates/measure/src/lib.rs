@@ -156,6 +156,8 @@ pub struct StageTimes {
 }
 
 type Slot<T> = Arc<OnceLock<Result<T, Error>>>;
+/// Integer inputs by binding name.
+pub type Ids = BTreeMap<String, Vec<i64>>;
 
 /// Memoized pieces shared by many measurements (see the crate documentation). Thread-safe: a
 /// key being computed by one thread makes the others wait for it rather than redo it.
@@ -163,7 +165,7 @@ type Slot<T> = Arc<OnceLock<Result<T, Error>>>;
 pub struct Caches {
     fast: Mutex<BTreeMap<String, Slot<FastMemory>>>,
     programs: Mutex<BTreeMap<String, Slot<Arc<Compiled>>>>,
-    ids: Mutex<BTreeMap<String, Slot<Arc<BTreeMap<String, Vec<i64>>>>>>,
+    ids: Mutex<BTreeMap<String, Slot<Arc<Ids>>>>,
     /// Compiled programs kept at most (a program of a full-size model carries its dense
     /// weights, tens of MB).
     pub max_programs: usize,
@@ -229,10 +231,7 @@ impl Caches {
         chip: &Chip,
         options: &CompileOptions,
     ) -> Result<(Arc<Compiled>, bool), Error> {
-        let key = format!(
-            "{model_key}\u{1}{options:?}\u{1}{}",
-            compiler_view(chip)
-        );
+        let key = format!("{model_key}\u{1}{options:?}\u{1}{}", compiler_view(chip));
         let slot = Self::slot(&self.programs, &key, self.max_programs);
         let mut computed = false;
         let res = slot
@@ -265,7 +264,7 @@ impl Caches {
         batch: u32,
         seed: u64,
         alpha: f64,
-    ) -> Result<Arc<BTreeMap<String, Vec<i64>>>, Error> {
+    ) -> Result<Arc<Ids>, Error> {
         let key = format!("{model_key}\u{1}{batch}\u{1}{seed}\u{1}{alpha:?}");
         let slot = Self::slot(&self.ids, &key, 256);
         slot.get_or_init(|| generated_ids(graph, batch, seed, alpha).map(Arc::new))
@@ -338,6 +337,10 @@ pub fn measure(
         trace: options.trace,
         ..SimOptions::default()
     };
+    // Ragged id lists and offsets in the program's fixed-size form.
+    let ids = compiled
+        .program_int_inputs(&ids)
+        .map_err(|e| Error::Inputs(e.to_string()))?;
     let outcome = simulate(chip, &compiled.program, &ids, &sim_options)
         .map_err(|e| Error::Timing(e.to_string()))?;
     times.simulate_s = t3.elapsed().as_secs_f64();
@@ -389,9 +392,15 @@ mod tests {
         let caches = Caches::new();
         let (a, fresh_a) = caches.compile("rm1", &g, &base, &options()).unwrap();
         let (b, fresh_b) = caches.compile("rm1", &g, &other, &options()).unwrap();
-        assert!(fresh_a && !fresh_b, "the second chip reuses the first's program");
+        assert!(
+            fresh_a && !fresh_b,
+            "the second chip reuses the first's program"
+        );
         let direct = compile(&g, &other, &options()).unwrap();
-        assert_eq!(b.program.encode().unwrap(), direct.program.encode().unwrap());
+        assert_eq!(
+            b.program.encode().unwrap(),
+            direct.program.encode().unwrap()
+        );
         assert_eq!(b.report, direct.report);
         assert_ne!(a.program.target.fingerprint, b.program.target.fingerprint);
         // A change the compiler sees is a new compile.

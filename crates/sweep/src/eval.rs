@@ -244,7 +244,12 @@ impl Evaluator {
         };
         limit("TDP", figures.tdp_w, c.tdp_w_max, "W");
         limit("area", figures.area_mm2, c.area_mm2_max, "mm²");
-        limit("unit cost", figures.unit_cost_usd, c.unit_cost_usd_max, "USD");
+        limit(
+            "unit cost",
+            figures.unit_cost_usd,
+            c.unit_cost_usd_max,
+            "USD",
+        );
         if !missed.is_empty() {
             return infeasible(rec, "constraints", missed.join("; "));
         }
@@ -287,10 +292,17 @@ impl Evaluator {
                 }
                 None => {
                     let (stage, reason) = match (&first_error, m.sla_latency_us) {
-                        (_, Some(s)) if rec.runs.iter().any(|r| r.model == m.name && r.error.is_none()) => (
-                            "sla".to_string(),
-                            format!("{}: no batch meets the {s} µs latency SLA", m.name),
-                        ),
+                        (_, Some(s))
+                            if rec
+                                .runs
+                                .iter()
+                                .any(|r| r.model == m.name && r.error.is_none()) =>
+                        {
+                            (
+                                "sla".to_string(),
+                                format!("{}: no batch meets the {s} µs latency SLA", m.name),
+                            )
+                        }
                         (Some(e), _) => e.clone(),
                         (None, _) => ("timing".to_string(), format!("{}: no run", m.name)),
                     };
@@ -363,7 +375,10 @@ impl Evaluator {
         busy.insert("vector".to_string(), queue_busy("vpu"));
         busy.insert("memory_bandwidth".to_string(), r.memory.utilization);
         busy.insert("gather".to_string(), gather);
-        busy.insert("shared_sram_bandwidth".to_string(), r.shared_sram.utilization);
+        busy.insert(
+            "shared_sram_bandwidth".to_string(),
+            r.shared_sram.utilization,
+        );
         for v in busy.values_mut() {
             *v = round6(*v);
         }
@@ -434,10 +449,15 @@ const IDLE: f64 = 0.25;
 /// The busiest resource; `latency` when no resource is even a quarter busy; but when the compiler had to split the batch into micro-batches
 /// (the working set did not fit SRAM) and nothing is saturated, SRAM capacity: the run is a
 /// chain of small, poorly overlapped steps.
-pub fn run_limiter(busy: &BTreeMap<String, f64>, micro_batch: u64, batch: u64, cores: u32) -> String {
-    let (name, top) = busy
-        .iter()
-        .fold(("compute", -1.0), |acc, (k, &v)| if v > acc.1 { (k.as_str(), v) } else { acc });
+pub fn run_limiter(
+    busy: &BTreeMap<String, f64>,
+    micro_batch: u64,
+    batch: u64,
+    cores: u32,
+) -> String {
+    let (name, top) = busy.iter().fold(("compute", -1.0), |acc, (k, &v)| {
+        if v > acc.1 { (k.as_str(), v) } else { acc }
+    });
     let per_core = batch.div_ceil(u64::from(cores.max(1)));
     if micro_batch > 0 && micro_batch < per_core && top < SATURATED {
         return "sram_capacity".to_string();

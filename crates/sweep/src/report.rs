@@ -161,7 +161,9 @@ fn limiter_phrase(l: &str) -> &'static str {
         "memory_bandwidth" => "off-chip memory bandwidth",
         "gather" => "the gather engines (embedding lookups)",
         "shared_sram_bandwidth" => "shared-SRAM bandwidth",
-        "sram_capacity" => "SRAM capacity (the batch is split into micro-batches and no unit is saturated)",
+        "sram_capacity" => {
+            "SRAM capacity (the batch is split into micro-batches and no unit is saturated)"
+        }
         "latency" => "latency (no resource is a quarter busy: too small a batch to fill the chip)",
         _ => "an unclassified resource",
     }
@@ -186,15 +188,22 @@ pub fn build(records: &[Record], objectives: &[Objective]) -> Report {
         .collect();
     front.sort_by(|a, b| {
         let (x, y) = (value(a, first), value(b, first));
-        let ord = if first.maximize() { y.total_cmp(&x) } else { x.total_cmp(&y) };
+        let ord = if first.maximize() {
+            y.total_cmp(&x)
+        } else {
+            x.total_cmp(&y)
+        };
         ord.then(a.id.cmp(&b.id))
     });
     let mut best = BTreeMap::new();
     for &o in objectives {
-        let b = feasible.iter().copied().fold(None::<&Record>, |acc, r| match acc {
-            Some(a) if !better(o, value(r, o), value(a, o)) => Some(a),
-            _ => Some(r),
-        });
+        let b = feasible
+            .iter()
+            .copied()
+            .fold(None::<&Record>, |acc, r| match acc {
+                Some(a) if !better(o, value(r, o), value(a, o)) => Some(a),
+                _ => Some(r),
+            });
         if let Some(b) = b {
             best.insert(o.name().to_string(), design(b));
         }
@@ -310,7 +319,10 @@ fn sensitivity(records: &[Record], objectives: &[Objective]) -> Vec<Sensitivity>
                     if vals.is_empty() {
                         continue;
                     }
-                    let b = vals.iter().copied().fold(vals[0], |a, x| if better(o, x, a) { x } else { a });
+                    let b = vals
+                        .iter()
+                        .copied()
+                        .fold(vals[0], |a, x| if better(o, x, a) { x } else { a });
                     best.insert(o.name().to_string(), b);
                     med.insert(o.name().to_string(), median(vals));
                 }
@@ -358,7 +370,12 @@ pub fn html(report: &Report, records: &[Record]) -> String {
         report
             .objectives
             .iter()
-            .map(|o| format!("{} ({}, {})", o.name, if o.maximize { "max" } else { "min" }, o.unit))
+            .map(|o| format!(
+                "{} ({}, {})",
+                o.name,
+                if o.maximize { "max" } else { "min" },
+                o.unit
+            ))
             .collect::<Vec<_>>()
             .join(", ")
     ));
@@ -393,7 +410,10 @@ pub fn html(report: &Report, records: &[Record]) -> String {
     let feasible: Vec<&Record> = records.iter().filter(|r| r.feasible).collect();
     for (i, &x) in objs.iter().enumerate() {
         for &y in &objs[i + 1..] {
-            let all: Vec<(f64, f64)> = feasible.iter().map(|r| (value(r, x), value(r, y))).collect();
+            let all: Vec<(f64, f64)> = feasible
+                .iter()
+                .map(|r| (value(r, x), value(r, y)))
+                .collect();
             let front_idx = pareto(&feasible, &[x, y]);
             let mut front: Vec<(f64, f64)> = front_idx.iter().map(|&k| all[k]).collect();
             front.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -403,7 +423,9 @@ pub fn html(report: &Report, records: &[Record]) -> String {
                 Axis::log(&format!("{} ({})", y.name(), y.unit())),
             );
             chart.series.push(Series::points("feasible designs", all));
-            chart.series.push(Series::line_points("Pareto front", front));
+            chart
+                .series
+                .push(Series::line_points("Pareto front", front));
             page.figure(
                 &format!("front-{}-{}", x.name(), y.name()),
                 &format!("Pareto front of {} against {}.", y.name(), x.name()),
@@ -471,7 +493,11 @@ pub fn html(report: &Report, records: &[Record]) -> String {
             t.row(vec![
                 stage.clone(),
                 n.to_string(),
-                report.infeasible_examples.get(stage).cloned().unwrap_or_default(),
+                report
+                    .infeasible_examples
+                    .get(stage)
+                    .cloned()
+                    .unwrap_or_default(),
             ]);
         }
         page.table(&t);

@@ -53,8 +53,8 @@ pub fn read(path: &Path, expect_sweep: Option<&str>) -> Result<Lines, Error> {
             out.valid_bytes = start as u64;
             continue;
         }
-        let rec: Record = serde_json::from_str(text)
-            .map_err(|e| bad(format!("not a sweep result line: {e}")))?;
+        let rec: Record =
+            serde_json::from_str(text).map_err(|e| bad(format!("not a sweep result line: {e}")))?;
         if rec.schema_version != crate::SCHEMA_VERSION {
             return Err(bad(format!(
                 "schema_version {} (this seedchip writes {})",

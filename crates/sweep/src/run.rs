@@ -57,9 +57,7 @@ pub fn run(
     if let Some((k, n)) = opts.shard
         && (n == 0 || k == 0 || k > n)
     {
-        return Err(Error::Usage(format!(
-            "--shard {k}/{n}: K must be 1..=N"
-        )));
+        return Err(Error::Usage(format!("--shard {k}/{n}: K must be 1..=N")));
     }
     if spec.search.mode == Mode::Guided && opts.shard.is_some_and(|(_, n)| n > 1) {
         return Err(Error::Usage(
@@ -94,7 +92,9 @@ pub fn run(
             .iter()
             .filter(|p| !known.contains_key(&p.id_hex()))
             .collect();
-        let take = pending.len().min(usize::try_from(budget).unwrap_or(usize::MAX));
+        let take = pending
+            .len()
+            .min(usize::try_from(budget).unwrap_or(usize::MAX));
         let stopped = take < pending.len();
         let todo = &pending[..take];
         summary.skipped += (round.len() - pending.len()) as u64;

@@ -43,10 +43,8 @@ impl Param {
     pub fn keys(&self) -> Vec<String> {
         match &self.domain {
             Domain::Levels(levels) => {
-                let mut keys: Vec<String> = levels
-                    .iter()
-                    .flat_map(|l| l.keys.keys().cloned())
-                    .collect();
+                let mut keys: Vec<String> =
+                    levels.iter().flat_map(|l| l.keys.keys().cloned()).collect();
                 keys.sort();
                 keys.dedup();
                 keys
@@ -85,7 +83,10 @@ impl Point {
                 (Domain::Uniform { key, .. }, Choice::Value(v)) => {
                     keys.insert(key.clone(), v.clone());
                 }
-                _ => panic!("internal error: choice {c:?} does not fit parameter {}", p.label),
+                _ => panic!(
+                    "internal error: choice {c:?} does not fit parameter {}",
+                    p.label
+                ),
             }
         }
         Point {
@@ -113,7 +114,10 @@ impl Point {
                             to_json(&l.keys[&p.label])
                         } else {
                             serde_json::Value::Object(
-                                l.keys.iter().map(|(k, v)| (k.clone(), to_json(v))).collect(),
+                                l.keys
+                                    .iter()
+                                    .map(|(k, v)| (k.clone(), to_json(v)))
+                                    .collect(),
                             )
                         }
                     }
@@ -274,7 +278,12 @@ pub fn random(params: &[Param], n: u64, seed: u64, name: &str) -> Vec<Point> {
 pub fn enumerate(spec: &Spec) -> Vec<Point> {
     match spec.search.mode {
         Mode::Grid => grid(&spec.params),
-        Mode::Random => random(&spec.params, spec.search.points, spec.search.seed, "sweep.random"),
+        Mode::Random => random(
+            &spec.params,
+            spec.search.points,
+            spec.search.seed,
+            "sweep.random",
+        ),
         Mode::Guided => random(
             &spec.params,
             spec.search.initial.min(spec.search.points),
@@ -452,7 +461,11 @@ mod tests {
         assert_eq!(g.len(), 35);
         let ids: std::collections::BTreeSet<u64> = g.iter().map(|p| p.id).collect();
         assert_eq!(ids.len(), 35);
-        assert_eq!(g[1].keys["b.c"], toml::Value::Integer(1), "last parameter fastest");
+        assert_eq!(
+            g[1].keys["b.c"],
+            toml::Value::Integer(1),
+            "last parameter fastest"
+        );
     }
 
     #[test]
@@ -493,11 +506,26 @@ mod tests {
             "[cores]\ncount = 2\n[[cores.matrix_units]]\nrows = 128\n[memory]\nbandwidth_gbps = 1.0\n",
         )
         .unwrap();
-        assign(&mut doc, "cores.matrix_units[0].rows", toml::Value::Integer(64)).unwrap();
+        assign(
+            &mut doc,
+            "cores.matrix_units[0].rows",
+            toml::Value::Integer(64),
+        )
+        .unwrap();
         assign(&mut doc, "cost.volume_units", toml::Value::Integer(5)).unwrap();
-        assert!(assign(&mut doc, "cores.matrix_units[1].rows", toml::Value::Integer(1)).is_err());
+        assert!(
+            assign(
+                &mut doc,
+                "cores.matrix_units[1].rows",
+                toml::Value::Integer(1)
+            )
+            .is_err()
+        );
         assert!(assign(&mut doc, "cores.count.x", toml::Value::Integer(1)).is_err());
-        assert_eq!(doc["cores"]["matrix_units"][0]["rows"].as_integer(), Some(64));
+        assert_eq!(
+            doc["cores"]["matrix_units"][0]["rows"].as_integer(),
+            Some(64)
+        );
         assert_eq!(doc["cost"]["volume_units"].as_integer(), Some(5));
         assert!(remove(&mut doc, "memory.bandwidth_gbps"));
         assert!(!remove(&mut doc, "memory.bandwidth_gbps"));

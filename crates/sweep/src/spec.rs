@@ -358,10 +358,7 @@ pub fn parse(text: &str, origin: &str, dir: Option<&Path>) -> Result<Spec, Error
 }
 
 fn objective_hint() -> String {
-    format!(
-        "objectives: {}",
-        OBJECTIVES.map(Objective::name).join(", ")
-    )
+    format!("objectives: {}", OBJECTIVES.map(Objective::name).join(", "))
 }
 
 fn objective(cx: &Ctx<'_>, o: &Spanned<String>, key: &str) -> Result<Objective, Error> {
@@ -443,21 +440,20 @@ fn load_base(cx: &Ctx<'_>, raw: &RawBase, dir: Option<&Path>) -> Result<Base, Er
         }
     }
     for (key, value) in &raw.set {
-        crate::space::assign(&mut doc, key, value.get_ref().clone()).map_err(|m| {
-            cx.err(value.span(), &format!("base.set.{key}"), m, None)
-        })?;
+        crate::space::assign(&mut doc, key, value.get_ref().clone())
+            .map_err(|m| cx.err(value.span(), &format!("base.set.{key}"), m, None))?;
     }
     let base_text = toml::to_string(&doc).expect("internal error: a TOML table serializes");
-    if let Err(e) = seedchip_chip::from_toml_str(&base_text, "base chip") {
-        if let seedchip_chip::Error::Format { key, message, .. } = &e {
-            return Err(cx.err(
-                raw.chip.span(),
-                "base",
-                format!("the base chip with `set`/`unset` applied: key `{key}`: {message}"),
-                Some("`seedchip chip schema` prints every chip key"),
-            ));
-        }
-        // A base that only fails physical validation is allowed: parameters may fix it.
+    // A base that only fails physical validation is allowed: parameters may fix it.
+    if let Err(seedchip_chip::Error::Format { key, message, .. }) =
+        seedchip_chip::from_toml_str(&base_text, "base chip")
+    {
+        return Err(cx.err(
+            raw.chip.span(),
+            "base",
+            format!("the base chip with `set`/`unset` applied: key `{key}`: {message}"),
+            Some("`seedchip chip schema` prints every chip key"),
+        ));
     }
     Ok(Base {
         chip: name.clone(),
@@ -577,7 +573,11 @@ fn evaluation(cx: &Ctx<'_>, raw: Option<RawEval>) -> Result<Evaluation, Error> {
         e.alpha = *a.get_ref();
     }
     for (key, v, slot) in [
-        ("evaluation.profile_samples", raw.profile_samples, &mut e.profile_samples),
+        (
+            "evaluation.profile_samples",
+            raw.profile_samples,
+            &mut e.profile_samples,
+        ),
         (
             "evaluation.calibration_samples",
             raw.calibration_samples,
@@ -745,42 +745,50 @@ fn param(cx: &Ctx<'_>, raw: &Spanned<RawParam>, base: &Base) -> Result<Param, Er
             ));
         }
     };
-    let levels_of = |values: &[(toml::Value, std::ops::Range<usize>)]| -> Result<Vec<Level>, Error> {
-        let mut out = Vec::new();
-        for (v, vspan) in values {
-            let level = match key {
-                Some(k) => {
-                    let mut m = BTreeMap::new();
-                    m.insert(k.get_ref().clone(), v.clone());
-                    m
-                }
-                None => match v {
-                    toml::Value::Table(t) if !t.is_empty() => {
-                        t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    let levels_of =
+        |values: &[(toml::Value, std::ops::Range<usize>)]| -> Result<Vec<Level>, Error> {
+            let mut out = Vec::new();
+            for (v, vspan) in values {
+                let level = match key {
+                    Some(k) => {
+                        let mut m = BTreeMap::new();
+                        m.insert(k.get_ref().clone(), v.clone());
+                        m
                     }
-                    _ => {
-                        return Err(cx.err(
+                    None => match v {
+                        toml::Value::Table(t) if !t.is_empty() => {
+                            t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+                        }
+                        _ => {
+                            return Err(cx.err(
                             vspan.clone(),
                             &format!("param.{label}"),
                             "a named parameter's values are tables of dotted chip keys",
                             Some("e.g. values = [{ \"memory.stacks\" = 2, \"memory.capacity_bytes\" = 34359738368 }]"),
                         ));
-                    }
-                },
-            };
-            check_level(cx, base, &label, &level, vspan.clone(), key.map(|k| k.span()))?;
-            if out.iter().any(|l: &Level| l.keys == level) {
-                return Err(cx.err(
+                        }
+                    },
+                };
+                check_level(
+                    cx,
+                    base,
+                    &label,
+                    &level,
                     vspan.clone(),
-                    &format!("param.{label}"),
-                    "this value is listed twice",
-                    None,
-                ));
+                    key.map(|k| k.span()),
+                )?;
+                if out.iter().any(|l: &Level| l.keys == level) {
+                    return Err(cx.err(
+                        vspan.clone(),
+                        &format!("param.{label}"),
+                        "this value is listed twice",
+                        None,
+                    ));
+                }
+                out.push(Level { keys: level });
             }
-            out.push(Level { keys: level });
-        }
-        Ok(out)
-    };
+            Ok(out)
+        };
     let domain = match (&r.values, &r.range) {
         (Some(values), None) => {
             if values.get_ref().is_empty() {

@@ -241,7 +241,10 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
             if summary.complete {
                 String::new()
             } else {
-                format!("; stopped by --limit, run again to continue into {}", output.display())
+                format!(
+                    "; stopped by --limit, run again to continue into {}",
+                    output.display()
+                )
             }
         );
     }
@@ -294,7 +297,9 @@ fn report(
                         format!("unknown objective `{}`", s.trim()),
                         &[&format!(
                             "objectives: {}",
-                            seedchip_sweep::spec::OBJECTIVES.map(Objective::name).join(", ")
+                            seedchip_sweep::spec::OBJECTIVES
+                                .map(Objective::name)
+                                .join(", ")
                         )],
                     )
                 })
@@ -311,8 +316,7 @@ fn report(
             &["run `seedchip sweep FILE -o RESULTS` first"],
         ));
     }
-    let records: Vec<seedchip_sweep::Record> =
-        lines.by_id.into_values().map(|(r, _)| r).collect();
+    let records: Vec<seedchip_sweep::Record> = lines.by_id.into_values().map(|(r, _)| r).collect();
     let rep = seedchip_sweep::report::build(&records, &objs);
     let html = seedchip_sweep::report::html(&rep, &records);
     std::fs::create_dir_all(out)

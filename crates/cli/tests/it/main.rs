@@ -8,7 +8,7 @@ mod onnx;
 mod run;
 mod serve;
 mod sim;
-mod sweep;
 mod support;
+mod sweep;
 mod systolic;
 mod validate;

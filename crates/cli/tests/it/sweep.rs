@@ -50,7 +50,11 @@ fn broken_sweep_files_exit_2_with_line_and_key() {
             .lines()
             .filter_map(|l| l.strip_prefix("# expect: "))
             .collect();
-        assert!(!expects.is_empty(), "{} has no expectations", path.display());
+        assert!(
+            !expects.is_empty(),
+            "{} has no expectations",
+            path.display()
+        );
         assert!(
             expects.iter().any(|e| e.contains(".toml:")),
             "{} does not pin a line",
@@ -81,7 +85,12 @@ fn results_do_not_depend_on_jobs_and_are_sorted() {
     assert_eq!(a, read(&three));
     let ids: Vec<String> = a
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(ids.len(), 16, "2 x 2 x 2 x 2 grid");
     let mut sorted = ids.clone();
@@ -89,11 +98,23 @@ fn results_do_not_depend_on_jobs_and_are_sorted() {
     sorted.dedup();
     assert_eq!(ids, sorted, "sorted by point id, no duplicates");
     // Infeasible points carry their reason; feasible ones their objectives.
-    let recs: Vec<serde_json::Value> = a.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert!(recs.iter().any(|r| r["stage"] == "chip"
-        && r["reason"].as_str().unwrap().contains("memory.bandwidth_gbps")));
+    let recs: Vec<serde_json::Value> = a
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(recs.iter().any(|r| {
+        r["stage"] == "chip"
+            && r["reason"]
+                .as_str()
+                .unwrap()
+                .contains("memory.bandwidth_gbps")
+    }));
     assert!(recs.iter().any(|r| r["stage"] == "constraints"));
-    assert!(recs.iter().filter(|r| r["feasible"] == true).all(|r| r["objectives"]["perf_per_w"].as_f64().unwrap() > 0.0));
+    assert!(
+        recs.iter()
+            .filter(|r| r["feasible"] == true)
+            .all(|r| r["objectives"]["perf_per_w"].as_f64().unwrap() > 0.0)
+    );
     // Re-running a finished sweep evaluates nothing and changes nothing.
     let o = sweep(&["sweep", TINY, "-o", one.to_str().unwrap(), "--json"]);
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -114,7 +135,14 @@ fn interrupted_sweep_resumes_to_the_same_results() {
     assert_eq!(text.lines().count(), 5);
     let cut = format!("{text}{}", &text.lines().next().unwrap()[..40]);
     std::fs::write(&part, cut).unwrap();
-    let o = sweep(&["sweep", TINY, "-o", part.to_str().unwrap(), "--json", "--quiet"]);
+    let o = sweep(&[
+        "sweep",
+        TINY,
+        "-o",
+        part.to_str().unwrap(),
+        "--json",
+        "--quiet",
+    ]);
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(doc["evaluated"], 11);
     assert_eq!(doc["complete"], true);
@@ -136,7 +164,10 @@ fn shards_in_separate_processes_merge_to_the_single_run() {
     assert_eq!(sizes.iter().sum::<usize>(), 16, "{sizes:?}");
     let merged = dir.join("all.jsonl");
     let mut args = vec!["sweep", "merge"];
-    let names: Vec<String> = parts.iter().map(|p| p.to_str().unwrap().to_string()).collect();
+    let names: Vec<String> = parts
+        .iter()
+        .map(|p| p.to_str().unwrap().to_string())
+        .collect();
     args.extend(names.iter().map(String::as_str));
     // A shard given twice is deduplicated.
     args.push(&names[0]);
@@ -150,10 +181,16 @@ fn results_of_another_sweep_are_refused() {
     let dir = temp_dir("other");
     let out = dir.join("r.jsonl");
     run_tiny(&out, &["--limit", "2"]);
-    let text = read(&repo_root().join(TINY)).replace("calibration_samples = 16", "calibration_samples = 17");
+    let text = read(&repo_root().join(TINY))
+        .replace("calibration_samples = 16", "calibration_samples = 17");
     let other = dir.join("other.toml");
     std::fs::write(&other, text).unwrap();
-    let o = seedchip(&["sweep", other.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let o = seedchip(&[
+        "sweep",
+        other.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("another sweep"), "{}", stderr(&o));
 }
@@ -165,32 +202,78 @@ fn report_names_the_limits_of_the_best_designs() {
     run_tiny(&out, &[]);
     let rep = dir.join("report");
     let o = sweep(&[
-        "sweep", "report", out.to_str().unwrap(), "--out", rep.to_str().unwrap(), "--json",
+        "sweep",
+        "report",
+        out.to_str().unwrap(),
+        "--out",
+        rep.to_str().unwrap(),
+        "--json",
     ]);
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(doc["points"], 16);
     assert_eq!(doc["feasible"], 4);
     let limiters = [
-        "compute", "vector", "memory_bandwidth", "gather", "shared_sram_bandwidth",
-        "sram_capacity", "latency",
+        "compute",
+        "vector",
+        "memory_bandwidth",
+        "gather",
+        "shared_sram_bandwidth",
+        "sram_capacity",
+        "latency",
     ];
     for (_, d) in doc["best"].as_object().unwrap() {
         assert!(limiters.contains(&d["limiter"].as_str().unwrap()), "{d}");
     }
-    assert!(doc["findings"][0].as_str().unwrap().contains("is limited by"));
+    assert!(
+        doc["findings"][0]
+            .as_str()
+            .unwrap()
+            .contains("is limited by")
+    );
     let html = std::fs::read_to_string(rep.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("What limits the best designs"));
     let json = std::fs::read_to_string(rep.join("report.json")).unwrap();
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&json).unwrap(), doc);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&json).unwrap(),
+        doc
+    );
 }
 
 #[test]
 fn bad_shard_and_jobs_exit_2() {
     for args in [
-        vec!["sweep", TINY, "-o", "/nonexistent-dir/x.jsonl", "--shard", "0/3"],
-        vec!["sweep", TINY, "-o", "/nonexistent-dir/x.jsonl", "--shard", "4/3"],
-        vec!["sweep", TINY, "-o", "/nonexistent-dir/x.jsonl", "--shard", "a"],
-        vec!["sweep", TINY, "-o", "/nonexistent-dir/x.jsonl", "--jobs", "0"],
+        vec![
+            "sweep",
+            TINY,
+            "-o",
+            "/nonexistent-dir/x.jsonl",
+            "--shard",
+            "0/3",
+        ],
+        vec![
+            "sweep",
+            TINY,
+            "-o",
+            "/nonexistent-dir/x.jsonl",
+            "--shard",
+            "4/3",
+        ],
+        vec![
+            "sweep",
+            TINY,
+            "-o",
+            "/nonexistent-dir/x.jsonl",
+            "--shard",
+            "a",
+        ],
+        vec![
+            "sweep",
+            TINY,
+            "-o",
+            "/nonexistent-dir/x.jsonl",
+            "--jobs",
+            "0",
+        ],
     ] {
         let o = seedchip(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
