@@ -7,7 +7,7 @@
 //!   dlrm-v2 int8 batch 512 on seedchip-v1.
 //! - `cargo xtask bench serve [REQUESTS]`: serving simulator, simulated requests per second of
 //!   wall time and of CPU time (target 5 M/s).
-//! - `cargo xtask bench mem [REQUESTS] [--dramsim3 DIR]`: memory-model requests/s, detailed
+//! - `cargo xtask bench mem [REQUESTS] [--dramsim3 DIR] [--dramsim3-only]`: memory-model req/s, detailed
 //!   and fast modes, and DRAMsim3 on the same traces when a checkout is given (`mem_bench.rs`).
 //! - `cargo xtask ci`: the CI entry point, `.ci/run`.
 //! - `cargo xtask gen-proto [--check]`: regenerates (or checks) the ONNX protobuf bindings.

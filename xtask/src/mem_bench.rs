@@ -1,4 +1,5 @@
-//! `cargo xtask bench mem [REQUESTS] [--dramsim3 DIR]`: the memory model's speed.
+//! `cargo xtask bench mem [REQUESTS] [--dramsim3 DIR] [--dramsim3-only]`: the memory model's
+//! speed.
 //!
 //! 1. The `mem_bench` example (release): requests per second of the detailed model (one thread,
 //!    CPU and wall time; all threads, wall time) and of the fast model, on HBM3, HBM2E, HBM2
@@ -16,6 +17,31 @@ use anyhow::{Context, bail};
 /// Traces of the comparison (`mem_trace gen` patterns) and lines per trace.
 const PATTERNS: [&str; 3] = ["stream", "random", "random-rw"];
 const LINES: u32 = 200_000;
+
+/// CPU seconds used by this process's finished children (Linux `/proc/self/stat` cutime +
+/// cstime, 10 ms ticks; 0 elsewhere): a measure that the machine's other load does not
+/// inflate as it does wall time.
+fn children_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    match (tick(13), tick(14)) {
+        (Some(u), Some(s)) => (u + s) / 100.0,
+        _ => 0.0,
+    }
+}
+
+/// Runs `cmd` to completion: its standard output and the CPU seconds it used.
+fn timed_output(cmd: &mut Command) -> anyhow::Result<(String, f64)> {
+    let before = children_cpu_seconds();
+    let out = output(cmd)?;
+    Ok((out, children_cpu_seconds() - before))
+}
 
 fn output(cmd: &mut Command) -> anyhow::Result<String> {
     let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
@@ -114,30 +140,34 @@ fn dramsim3(root: &Path, cargo: &str, ds: &Path) -> anyhow::Result<()> {
     );
     println!(
         "| trace | DRAMsim3 wall s | DRAMsim3 M req/s | DRAMsim3 M cycles/s | seedchip wall s \
-         | seedchip M req/s | seedchip M cycles/s | speed-up | bandwidth difference |"
+         | seedchip M req/s | seedchip M cycles/s | speed-up (wall) | DRAMsim3 / seedchip \
+         process CPU s | DRAMsim3 M cycles per CPU s | speed-up (CPU) | bandwidth difference |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for p in PATTERNS {
         let trace = work.join(format!("{p}.trace"));
         let text = output(Command::new(&sc).args(["gen", p, &LINES.to_string(), "7"]))?;
         std::fs::write(&trace, text)?;
-        let d = Run::parse(&output(
+        let (d, d_cpu) = timed_output(
             Command::new(&driver)
                 .arg(&ini)
                 .arg(&trace)
                 .arg(format!("{}/", work.join("out").display())),
-        )?)?;
-        let s = Run::parse(&output(
+        )?;
+        let d = Run::parse(&d)?;
+        let (s, s_cpu) = timed_output(
             Command::new(&sc)
                 .env("RAYON_NUM_THREADS", "1")
                 .arg("run")
                 .arg(&trace),
-        )?)?;
+        )?;
+        let s = Run::parse(&s)?;
         if d.lines != s.lines {
             bail!("{p}: DRAMsim3 read {} lines, seedchip {}", d.lines, s.lines);
         }
         println!(
-            "| `{p}` | {:.2} | {:.2} | {:.2} | {:.3} | {:.1} | {:.1} | {:.0}× | {:+.1} % |",
+            "| `{p}` | {:.2} | {:.2} | {:.2} | {:.3} | {:.1} | {:.1} | {:.0}× | {:.2} / {:.2} \
+             | {:.2} | {:.0}× | {:+.1} % |",
             d.wall_s,
             d.lines / d.wall_s / 1e6,
             d.last_read_done / d.wall_s / 1e6,
@@ -145,6 +175,10 @@ fn dramsim3(root: &Path, cargo: &str, ds: &Path) -> anyhow::Result<()> {
             s.lines / s.wall_s / 1e6,
             s.last_read_done / s.wall_s / 1e6,
             d.wall_s / s.wall_s,
+            d_cpu,
+            s_cpu,
+            d.last_read_done / d_cpu.max(0.01) / 1e6,
+            d_cpu / s_cpu.max(0.01),
             100.0 * (s.gbps() - d.gbps()) / d.gbps()
         );
     }
@@ -153,6 +187,7 @@ fn dramsim3(root: &Path, cargo: &str, ds: &Path) -> anyhow::Result<()> {
 
 pub fn bench_mem(root: &Path, cargo: &str, args: &[&str]) -> anyhow::Result<()> {
     let mut requests = None;
+    let mut model = true;
     let mut ds = std::env::var_os("DRAMSIM3_DIR").map(PathBuf::from);
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -162,12 +197,29 @@ pub fn bench_mem(root: &Path, cargo: &str, args: &[&str]) -> anyhow::Result<()> 
                     it.next().context("--dramsim3 needs a directory")?,
                 ));
             }
+            "--dramsim3-only" => model = false,
             n if n.parse::<u64>().is_ok() => requests = Some(n.to_string()),
             other => bail!(
-                "unknown argument `{other}`: cargo xtask bench mem [REQUESTS] [--dramsim3 DIR]"
+                "unknown argument `{other}`: cargo xtask bench mem [REQUESTS] [--dramsim3 DIR] [--dramsim3-only]"
             ),
         }
     }
+    if model {
+        run_model_bench(root, cargo, requests)?;
+    }
+    match ds {
+        Some(ds) => dramsim3(root, cargo, &ds),
+        None => {
+            println!(
+                "\n(No DRAMsim3 comparison: pass --dramsim3 DIR or set DRAMSIM3_DIR to a \
+                 checkout of umd-memsys/DRAMsim3; see scripts/dramsim3_compare.sh.)"
+            );
+            Ok(())
+        }
+    }
+}
+
+fn run_model_bench(root: &Path, cargo: &str, requests: Option<String>) -> anyhow::Result<()> {
     let status = Command::new(cargo)
         .current_dir(root)
         .args([
@@ -186,14 +238,5 @@ pub fn bench_mem(root: &Path, cargo: &str, args: &[&str]) -> anyhow::Result<()> 
     if !status.success() {
         bail!("mem_bench failed: {status}");
     }
-    match ds {
-        Some(ds) => dramsim3(root, cargo, &ds),
-        None => {
-            println!(
-                "\n(No DRAMsim3 comparison: pass --dramsim3 DIR or set DRAMSIM3_DIR to a \
-                 checkout of umd-memsys/DRAMsim3; see scripts/dramsim3_compare.sh.)"
-            );
-            Ok(())
-        }
-    }
+    Ok(())
 }
