@@ -3,13 +3,17 @@
 
 For each model: `seedchip model export MODEL --rows-cap CAP` writes the ONNX file; for each
 batch, random inputs (uniform ids below each table's rows, normal dense features) go to both
-engines. onnxruntime: one session (intra-op threads = T, sequential), 2 warm-up runs, median of 5.
-seedchip: `seedchip infer FILE.onnx --inputs ... --threads T --json`, the executor's own run time,
-best of 3 processes. Prints a table and the ratio onnxruntime / ref (> 1: ref is faster).
+engines, measured the same way: one prepared session / executor with T intra-op threads, 2 warm-up
+runs, median of 5 timed runs. onnxruntime: sequential execution mode, CPU provider. seedchip: the
+`ref_timing` example of seedchip-onnx (import, `Executor` with `threads = T`). Prints a table
+and the ratio onnxruntime / ref (> 1: ref is faster), then the results as JSON (also written to
+--out when given).
 
 Usage (release build, from the repository root):
-    cargo build --release -p seedchip-cli
-    /tmp/onnxenv/bin/python crates/onnx/bench/ref_vs_onnxruntime.py --seedchip target/release/seedchip
+    cargo build --release -p seedchip-cli -p seedchip-onnx --example ref_timing
+    /tmp/onnxenv/bin/python crates/onnx/bench/ref_vs_onnxruntime.py \
+        --seedchip target/release/seedchip --ref-timing target/release/examples/ref_timing \
+        --threads 2 --out crates/onnx/bench/results-t2.json
 """
 
 import argparse
@@ -37,6 +41,8 @@ def table_rows(model):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seedchip", required=True)
+    ap.add_argument("--ref-timing", required=True)
+    ap.add_argument("--out")
     ap.add_argument("--models", default="dlrm-v2,rm2,dlrm-v1")
     ap.add_argument("--batches", default="64,512,4096")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -75,20 +81,27 @@ def main():
                 ort_s = statistics.median(times)
                 inp = os.path.join(tmp, "inputs.npz")
                 np.savez(inp, **feeds)
-                ref_s = min(
-                    json.loads(subprocess.run(
-                        [args.seedchip, "infer", path, "--inputs", inp, "--threads",
-                         str(args.threads), "--json"],
-                        check=True, capture_output=True, text=True).stdout)["seconds"]
-                    for _ in range(3))
+                ref_s = json.loads(subprocess.run(
+                    [args.ref_timing, path, inp, str(args.threads)],
+                    check=True, capture_output=True, text=True).stdout)["median_s"]
                 r = {"model": name, "batch": batch, "threads": args.threads,
                      "onnxruntime_ms": ort_s * 1e3, "ref_ms": ref_s * 1e3,
-                     "ratio": ort_s / ref_s}
+                     "ratio": ort_s / ref_s, "load_1min": round(os.getloadavg()[0], 2)}
                 results.append(r)
                 print(f"{name:<10} batch {batch:>5}: onnxruntime {r['onnxruntime_ms']:9.2f} ms, "
-                      f"ref {r['ref_ms']:9.2f} ms, ratio {r['ratio']:.2f}", flush=True)
-    print(json.dumps({"schema_version": 1, "rows_cap": args.rows_cap,
-                      "onnxruntime": ort.__version__, "results": results}, indent=1))
+                      f"ref {r['ref_ms']:9.2f} ms, ratio {r['ratio']:.2f} (load {r['load_1min']})",
+                      flush=True)
+    load = os.getloadavg()
+    doc = {"schema_version": 2, "rows_cap": args.rows_cap, "threads": args.threads,
+           "onnxruntime": ort.__version__, "cpus": os.cpu_count(),
+           "load_average_1_5_15": [round(x, 2) for x in load], "results": results}
+    text = json.dumps(doc, indent=1)
+    print(text)
+    if args.out:
+        tmp_out = args.out + ".tmp"
+        with open(tmp_out, "w") as f:
+            f.write(text + "\n")
+        os.replace(tmp_out, args.out)
 
 
 if __name__ == "__main__":

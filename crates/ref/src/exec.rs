@@ -5,11 +5,11 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use ndarray::ArrayView2;
 use seedchip_ir::init::ParamValues;
 use seedchip_ir::{DType, Dim, Graph, NodeId, Op, ValueDef, ValueId};
 
 use crate::Error;
+use crate::gemm::{self, PackedB};
 use crate::kernels::{self, Table};
 use crate::tensor::{Tensor, TensorData};
 
@@ -52,12 +52,17 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Wall time of each node of one run, in execution order ([`Executor::run_profiled`]).
+pub type NodeTimes = Vec<(NodeId, std::time::Duration)>;
+
 /// A prepared graph, reusable across batches.
 #[derive(Debug)]
 pub struct Executor {
     graph: Graph,
     order: Vec<NodeId>,
     stores: Vec<Store>,
+    /// GEMM right-hand operands packed once: (parameter, as its transpose) → panels.
+    packed: BTreeMap<(usize, bool), PackedB>,
     last_use: Vec<usize>,
     keep: Vec<bool>,
     pool: Option<rayon::ThreadPool>,
@@ -266,6 +271,49 @@ impl Executor {
                 stores.push(Store::Dense(values.materialize()?));
             }
         }
+        // Constant GEMM operands, packed for the microkernel now rather than on every run:
+        // `linear` weights and the cross layer's and attention unit's (`[out, in]`, used
+        // transposed), and constant right-hand sides of 2-D `matmul`s.
+        let mut packed = BTreeMap::new();
+        for n in &graph.nodes {
+            let uses: Vec<(ValueId, bool)> = match &n.op {
+                Op::Linear { .. } => vec![(n.inputs[1], true)],
+                Op::CrossLayer => vec![(n.inputs[2], true), (n.inputs[3], true)],
+                Op::TargetAttention { .. } => n.inputs[2..]
+                    .iter()
+                    .step_by(2)
+                    .map(|&w| (w, true))
+                    .collect(),
+                Op::MatMul { transpose_b } if graph.ty(n.inputs[1]).rank() == 2 => {
+                    vec![(n.inputs[1], *transpose_b)]
+                }
+                _ => vec![],
+            };
+            for (v, transposed) in uses {
+                let ValueDef::Param(p) = graph.value(v).def else {
+                    continue;
+                };
+                let Store::Dense(d) = &stores[p.index()] else {
+                    continue;
+                };
+                let dims: Vec<usize> = graph
+                    .ty(v)
+                    .shape
+                    .iter()
+                    .map(|d| d.fixed().unwrap_or(0) as usize)
+                    .collect();
+                let &[r, c] = dims.as_slice() else {
+                    continue;
+                };
+                packed.entry((p.index(), transposed)).or_insert_with(|| {
+                    if transposed {
+                        PackedB::transposed(d, c, r, c)
+                    } else {
+                        PackedB::row_major(d, c, r, c)
+                    }
+                });
+            }
+        }
         let mut last_use = vec![0usize; graph.values.len()];
         for (step, &nid) in order.iter().enumerate() {
             for &v in &graph.node(nid).inputs {
@@ -289,6 +337,7 @@ impl Executor {
             graph: graph.clone(),
             order,
             stores,
+            packed,
             last_use,
             keep,
             pool,
@@ -300,9 +349,10 @@ impl Executor {
         &self.graph
     }
 
-    /// Bytes held by materialized parameters.
+    /// Bytes held by materialized parameters (and their packed GEMM copies).
     pub fn materialized_bytes(&self) -> u64 {
-        self.stores
+        let dense: u64 = self
+            .stores
             .iter()
             .map(|s| {
                 if let Store::Dense(d) = s {
@@ -311,7 +361,31 @@ impl Executor {
                     0
                 }
             })
-            .sum()
+            .sum();
+        dense + self.packed.values().map(PackedB::bytes).sum::<u64>()
+    }
+
+    /// The packed form of 2-D operand `v` (`k × n` as read, or the transpose of its `[n, k]`
+    /// when `transposed`): prepacked for parameters, packed now for run-time values.
+    fn packed_operand<'s>(
+        &'s self,
+        env: &'s [Option<Cow<'_, Tensor>>],
+        v: ValueId,
+        transposed: bool,
+        batch: usize,
+    ) -> Cow<'s, PackedB> {
+        if let ValueDef::Param(p) = self.graph.value(v).def {
+            if let Some(pb) = self.packed.get(&(p.index(), transposed)) {
+                return Cow::Borrowed(pb);
+            }
+        }
+        let (d, s) = self.f32_arg(env, v, batch);
+        let (r, c) = (s[0], s[1]);
+        Cow::Owned(if transposed {
+            PackedB::transposed(d, c, r, c)
+        } else {
+            PackedB::row_major(d, c, r, c)
+        })
     }
 
     /// Runs one batch. Inputs are keyed by the graph's input names; outputs by its output names.
@@ -320,14 +394,29 @@ impl Executor {
         inputs: &BTreeMap<String, Tensor>,
     ) -> Result<BTreeMap<String, Tensor>, Error> {
         match &self.pool {
-            Some(p) => p.install(|| self.run_inner(inputs)),
-            None => self.run_inner(inputs),
+            Some(p) => p.install(|| self.run_inner(inputs, None)),
+            None => self.run_inner(inputs, None),
         }
+    }
+
+    /// [`Executor::run`] that also reports each node's wall time, in execution order: the
+    /// profile that points optimisation work at the ops that matter.
+    pub fn run_profiled(
+        &self,
+        inputs: &BTreeMap<String, Tensor>,
+    ) -> Result<(BTreeMap<String, Tensor>, NodeTimes), Error> {
+        let mut times = Vec::with_capacity(self.order.len());
+        let out = match &self.pool {
+            Some(p) => p.install(|| self.run_inner(inputs, Some(&mut times))),
+            None => self.run_inner(inputs, Some(&mut times)),
+        }?;
+        Ok((out, times))
     }
 
     fn run_inner(
         &self,
         inputs: &BTreeMap<String, Tensor>,
+        mut times: Option<&mut NodeTimes>,
     ) -> Result<BTreeMap<String, Tensor>, Error> {
         let g = &self.graph;
         let bound = bind(g, inputs, self.allow_non_finite)?;
@@ -337,7 +426,11 @@ impl Executor {
             env[v.index()] = Some(Cow::Borrowed(*t));
         }
         for (step, &nid) in self.order.iter().enumerate() {
+            let t0 = times.is_some().then(std::time::Instant::now);
             let outs = self.exec_node(nid, &env, batch)?;
+            if let (Some(t), Some(t0)) = (times.as_deref_mut(), t0) {
+                t.push((nid, t0.elapsed()));
+            }
             let node = g.node(nid);
             for (&o, t) in node.outputs.iter().zip(outs) {
                 env[o.index()] = Some(Cow::Owned(t));
@@ -492,13 +585,14 @@ impl Executor {
             }
             Op::Linear { act } => {
                 let (x, xs) = self.f32_arg(env, ins[0], batch);
-                let (w, ws) = self.f32_arg(env, ins[1], batch);
+                let w = self.packed_operand(env, ins[1], true, batch);
                 let bias = ins.get(2).map(|&b| self.f32_arg(env, b, batch).0);
-                let (n, k) = (ws[0], ws[1]);
-                let m = numel(&xs) / k.max(1);
-                let a = ArrayView2::from_shape((m, k), x).expect("x is m×k");
-                let wv = ArrayView2::from_shape((n, k), w).expect("w is n×k");
-                kernels::gemm(a, wv.t(), bias, *act, &mut y);
+                let k = w.k();
+                // Rows: from the input, or from the output when the inner dimension is empty.
+                let m = numel(&xs)
+                    .checked_div(k)
+                    .unwrap_or(numel(&out_shape) / w.n().max(1));
+                gemm::gemm(x, k, m, &w, bias, *act, &mut y, None);
             }
             Op::MatMul { transpose_b } => {
                 let (a, as_) = self.f32_arg(env, ins[0], batch);
@@ -507,16 +601,18 @@ impl Executor {
                 let (m, k) = (as_[r - 2], as_[r - 1]);
                 let n = *out_shape.last().unwrap_or(&0);
                 if bs.len() == 2 {
-                    let rows = numel(&as_) / k.max(1);
-                    let av = ArrayView2::from_shape((rows, k), a).expect("a");
-                    let bv = if *transpose_b {
-                        ArrayView2::from_shape((n, k), b)
-                            .expect("b")
-                            .reversed_axes()
-                    } else {
-                        ArrayView2::from_shape((k, n), b).expect("b")
-                    };
-                    kernels::gemm(av, bv, None, seedchip_ir::Activation::None, &mut y);
+                    let pb = self.packed_operand(env, ins[1], *transpose_b, batch);
+                    let rows = numel(&out_shape) / n.max(1);
+                    gemm::gemm(
+                        a,
+                        k,
+                        rows,
+                        &pb,
+                        None,
+                        seedchip_ir::Activation::None,
+                        &mut y,
+                        None,
+                    );
                 } else {
                     let nb = numel(&as_[..r - 2]);
                     kernels::batched_matmul(a, b, nb, m, k, n, *transpose_b, &mut y);
@@ -597,11 +693,11 @@ impl Executor {
             Op::CrossLayer => {
                 let (x0, s) = self.f32_arg(env, ins[0], batch);
                 let (xl, _) = self.f32_arg(env, ins[1], batch);
-                let (v, vs) = self.f32_arg(env, ins[2], batch);
-                let (w, _) = self.f32_arg(env, ins[3], batch);
+                let v_t = self.packed_operand(env, ins[2], true, batch);
+                let w_t = self.packed_operand(env, ins[3], true, batch);
                 let (b, _) = self.f32_arg(env, ins[4], batch);
-                let d = *s.last().unwrap_or(&0);
-                kernels::cross_layer(x0, xl, v, w, b, d, vs[0], &mut y);
+                debug_assert_eq!(v_t.k(), *s.last().unwrap_or(&0));
+                kernels::cross_layer(x0, xl, &v_t, &w_t, b, &mut y);
             }
             Op::LayerNorm { eps } => {
                 let (x, s) = self.f32_arg(env, ins[0], batch);
@@ -633,12 +729,14 @@ impl Executor {
             Op::TargetAttention { act } => {
                 let (q, _) = self.f32_arg(env, ins[0], batch);
                 let (k, ks) = self.f32_arg(env, ins[1], batch);
-                let layers: Vec<(&[f32], &[f32], usize)> = ins[2..]
+                let packed: Vec<Cow<'_, PackedB>> = ins[2..]
                     .chunks(2)
-                    .map(|p| {
-                        let (w, ws) = self.f32_arg(env, p[0], batch);
-                        (w, self.f32_arg(env, p[1], batch).0, ws[0])
-                    })
+                    .map(|p| self.packed_operand(env, p[0], true, batch))
+                    .collect();
+                let layers: Vec<(&PackedB, &[f32])> = ins[2..]
+                    .chunks(2)
+                    .zip(&packed)
+                    .map(|(p, w)| (w.as_ref(), self.f32_arg(env, p[1], batch).0))
                     .collect();
                 kernels::target_attention(q, k, ks[1], ks[2], &layers, *act, &mut y);
             }

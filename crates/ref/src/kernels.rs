@@ -5,21 +5,16 @@
 //! summation order. Rayon then only decides *who* computes a tile, so 1 and N threads give
 //! identical bits.
 
-use ndarray::{ArrayView2, ArrayViewMut2, Axis, Slice, linalg::general_mat_mul};
 use rayon::prelude::*;
 use seedchip_ir::init::{ParamValues, Procedural};
 use seedchip_ir::{Activation, AttentionKernel, BinaryOp, Pooling, ReduceKind, UnaryOp};
+
+use crate::gemm::{PackedB, gemm, gemm_serial};
 
 /// Samples per task in per-sample kernels (bags, interactions, attention).
 const SAMPLE_TILE: usize = 16;
 /// Elements per task in elementwise kernels.
 const ELEM_TILE: usize = 1 << 14;
-/// Below this many rows a GEMM against a row-major weight runs as dot products (one row is
-/// memory-bound, so the dot products keep up; from two rows on, matrixmultiply's SIMD
-/// microkernels win despite packing).
-const GEMV_ROWS: usize = 2;
-/// Output columns per task in that mode.
-const GEMV_COLS: usize = 64;
 
 // ---------------------------------------------------------------------------------------------
 // Scalar functions. libm (a pure-Rust musl port) instead of the platform's libm, so results do
@@ -80,129 +75,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// GEMM
-
-fn split_rows(mut v: ArrayViewMut2<'_, f32>, t: usize) -> Vec<(usize, ArrayViewMut2<'_, f32>)> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    while v.nrows() > t {
-        let (a, b) = v.split_at(Axis(0), t);
-        out.push((start, a));
-        start += t;
-        v = b;
-    }
-    out.push((start, v));
-    out
-}
-
-fn split_cols(mut v: ArrayViewMut2<'_, f32>, t: usize) -> Vec<(usize, ArrayViewMut2<'_, f32>)> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    while v.ncols() > t {
-        let (a, b) = v.split_at(Axis(1), t);
-        out.push((start, a));
-        start += t;
-        v = b;
-    }
-    out.push((start, v));
-    out
-}
-
-/// `y[m, n] = act(a[m, k] · b[k, n] + bias)`, tiled over rows (large `m`) or columns (small
-/// `m`, so a batch of one still uses every core). `b` may be any strided view (a transposed
-/// weight costs nothing). The microkernel is `matrixmultiply`'s, through ndarray.
-pub fn gemm(
-    a: ArrayView2<'_, f32>,
-    b: ArrayView2<'_, f32>,
-    bias: Option<&[f32]>,
-    act: Activation,
-    y: &mut [f32],
-) {
-    let (m, k) = a.dim();
-    let n = b.ncols();
-    debug_assert_eq!(b.nrows(), k);
-    // A few rows against a row-major weight: packing the weight would cost more than the
-    // product, so stream each weight row once and dot it with every input row while it sits
-    // in L1.
-    let bt = b.t();
-    if m < GEMV_ROWS {
-        if let (Some(w), Some(x)) = (bt.as_slice(), a.as_slice()) {
-            let tiles: Vec<Vec<f32>> = (0..n.div_ceil(GEMV_COLS))
-                .into_par_iter()
-                .map(|t| {
-                    let cols = t * GEMV_COLS..((t + 1) * GEMV_COLS).min(n);
-                    let mut out = Vec::with_capacity(m * cols.len());
-                    for j in cols {
-                        let wj = &w[j * k..(j + 1) * k];
-                        let bj = bias.map_or(0.0, |bb| bb[j]);
-                        for i in 0..m {
-                            out.push(activation(act, dot(&x[i * k..(i + 1) * k], wj) + bj));
-                        }
-                    }
-                    out
-                })
-                .collect();
-            for (t, tile) in tiles.iter().enumerate() {
-                for (c, vals) in tile.chunks(m.max(1)).enumerate() {
-                    let j = t * GEMV_COLS + c;
-                    for (i, &v) in vals.iter().enumerate() {
-                        y[i * n + j] = v;
-                    }
-                }
-            }
-            return;
-        }
-    }
-    let c = ArrayViewMut2::from_shape((m, n), y).expect("gemm output buffer matches m×n");
-    let (tm, tn) = if m >= 256 {
-        (128, n.max(1))
-    } else {
-        (m.max(1), 256)
-    };
-    let mut tiles = Vec::new();
-    for (i0, rows) in split_rows(c, tm) {
-        for (j0, tile) in split_cols(rows, tn) {
-            tiles.push((i0, j0, tile));
-        }
-    }
-    tiles.into_par_iter().for_each(|(i0, j0, mut tile)| {
-        let (rm, cn) = tile.dim();
-        let at = a.slice_axis(Axis(0), Slice::from(i0..i0 + rm));
-        let bt = b.slice_axis(Axis(1), Slice::from(j0..j0 + cn));
-        gemm_tile(at, bt, bias.map(|bb| &bb[j0..j0 + cn]), act, &mut tile);
-    });
-}
-
-/// Single-threaded `c = act(a · b + bias)`.
-pub fn gemm_tile(
-    a: ArrayView2<'_, f32>,
-    b: ArrayView2<'_, f32>,
-    bias: Option<&[f32]>,
-    act: Activation,
-    c: &mut ArrayViewMut2<'_, f32>,
-) {
-    let beta = match bias {
-        Some(bb) => {
-            for mut row in c.rows_mut() {
-                for (o, &v) in row.iter_mut().zip(bb) {
-                    *o = v;
-                }
-            }
-            1.0
-        }
-        None => 0.0,
-    };
-    if a.ncols() == 0 {
-        if beta == 0.0 {
-            c.fill(0.0);
-        }
-    } else {
-        general_mat_mul(1.0, &a, &b, beta, c);
-    }
-    if act != Activation::None {
-        c.mapv_inplace(|v| activation(act, v));
-    }
-}
+// GEMM (the kernel itself is in `crate::gemm`)
 
 /// Batched `y[i] = a[i] · b[i]` (or `b[i]ᵀ`), one task per matrix.
 #[allow(clippy::too_many_arguments)]
@@ -220,18 +93,22 @@ pub fn batched_matmul(
         .enumerate()
         .take(batch)
         .for_each(|(i, yc)| {
-            let av =
-                ArrayView2::from_shape((m, k), &a[i * m * k..(i + 1) * m * k]).expect("a slice");
             let bs = &b[i * k * n..(i + 1) * k * n];
-            let bv = if transpose_b {
-                ArrayView2::from_shape((n, k), bs)
-                    .expect("b slice")
-                    .reversed_axes()
+            let pb = if transpose_b {
+                PackedB::transposed(bs, k, n, k)
             } else {
-                ArrayView2::from_shape((k, n), bs).expect("b slice")
+                PackedB::row_major(bs, n, k, n)
             };
-            let mut c = ArrayViewMut2::from_shape((m, n), yc).expect("y slice");
-            gemm_tile(av, bv, None, Activation::None, &mut c);
+            gemm_serial(
+                &a[i * m * k..(i + 1) * m * k],
+                k,
+                m,
+                &pb,
+                None,
+                Activation::None,
+                yc,
+                n,
+            );
         });
 }
 
@@ -519,56 +396,29 @@ pub fn dot_interaction<'a>(
     y.par_chunks_mut(SAMPLE_TILE * pairs)
         .enumerate()
         .for_each(|(t, chunk)| {
-            for (si, out) in chunk.chunks_mut(pairs).enumerate() {
-                let s = t * SAMPLE_TILE + si;
-                let mut p = 0;
-                for i in 0..n {
-                    let jmax = if self_interaction { i + 1 } else { i };
-                    for j in 0..jmax {
-                        out[p] = dot(feature(s, i), feature(s, j));
-                        p += 1;
-                    }
-                }
-            }
+            crate::gemm::pair_dots(feature, n, self_interaction, t * SAMPLE_TILE, pairs, chunk)
         });
 }
 
 /// DCNv2 low-rank cross layer on rows of width `d`: `x0 ⊙ (w·(v·xl) + b) + xl`, as two
-/// [`gemm`]s (so small batches still spread over cores) and one elementwise pass.
-#[allow(clippy::too_many_arguments)]
-pub fn cross_layer(
-    x0: &[f32],
-    xl: &[f32],
-    v: &[f32],
-    w: &[f32],
-    b: &[f32],
-    d: usize,
-    r: usize,
-    y: &mut [f32],
-) {
+/// [`gemm`]s against the packed `vᵀ` (`d × r`) and `wᵀ` (`r × d`), the elementwise tail fused
+/// into the second while its rows are in cache.
+pub fn cross_layer(x0: &[f32], xl: &[f32], v_t: &PackedB, w_t: &PackedB, b: &[f32], y: &mut [f32]) {
+    let (d, r) = (v_t.k(), v_t.n());
     if d == 0 {
         return;
     }
     let m = y.len() / d;
-    let xl_v = ArrayView2::from_shape((m, d), xl).expect("xl is m×d");
-    let v_t = ArrayView2::from_shape((r, d), v)
-        .expect("v is r×d")
-        .reversed_axes();
-    let w_t = ArrayView2::from_shape((d, r), w)
-        .expect("w is d×r")
-        .reversed_axes();
     let mut t = vec![0.0f32; m * r];
-    gemm(xl_v, v_t, None, Activation::None, &mut t);
-    let t_v = ArrayView2::from_shape((m, r), &t[..]).expect("t is m×r");
-    gemm(t_v, w_t, Some(b), Activation::None, y);
-    y.par_chunks_mut(ELEM_TILE)
-        .enumerate()
-        .for_each(|(c, chunk)| {
-            let o = c * ELEM_TILE;
-            for (i, u) in chunk.iter_mut().enumerate() {
-                *u = x0[o + i] * *u + xl[o + i];
-            }
-        });
+    gemm(xl, d, m, v_t, None, Activation::None, &mut t, None);
+    let tail = |i0: usize, rows: &mut [f32]| {
+        let o = i0 * d;
+        let (x0, xl) = (&x0[o..o + rows.len()], &xl[o..o + rows.len()]);
+        for ((u, &a), &c) in rows.iter_mut().zip(x0).zip(xl) {
+            *u = a * *u + c;
+        }
+    };
+    gemm(&t, r, m, w_t, Some(b), Activation::None, y, Some(&tail));
 }
 
 pub fn layer_norm(x: &[f32], d: usize, gamma: &[f32], beta: &[f32], eps: f32, y: &mut [f32]) {
@@ -660,13 +510,13 @@ pub fn reduce(kind: ReduceKind, x: &[f32], outer: usize, len: usize, inner: usiz
 }
 
 /// DIN target attention over `batch` samples (see `seedchip_ir::Op::TargetAttention`).
-/// `layers` are `(w [out, in], b [out])` with the last of width 1.
+/// `layers` are `(wᵀ packed, b [out])` with the last of width 1.
 pub fn target_attention(
     q: &[f32],
     keys: &[f32],
     t_len: usize,
     d: usize,
-    layers: &[(&[f32], &[f32], usize)],
+    layers: &[(&PackedB, &[f32])],
     act: Activation,
     y: &mut [f32],
 ) {
@@ -696,20 +546,15 @@ pub fn target_attention(
             }
             let mut h = feat;
             let mut width = 4 * d;
-            for (li, &(w, b, out_w)) in layers.iter().enumerate() {
-                let a = ArrayView2::from_shape((rows, width), &h[..]).expect("layer input");
-                let wt = ArrayView2::from_shape((out_w, width), w)
-                    .expect("layer weight")
-                    .reversed_axes();
+            for (li, &(w, b)) in layers.iter().enumerate() {
+                let out_w = w.n();
                 let mut next = vec![0.0f32; rows * out_w];
-                let mut c =
-                    ArrayViewMut2::from_shape((rows, out_w), &mut next[..]).expect("layer output");
                 let a_act = if li + 1 == layers.len() {
                     Activation::None
                 } else {
                     act
                 };
-                gemm_tile(a, wt, Some(b), a_act, &mut c);
+                gemm_serial(&h, width, rows, w, Some(b), a_act, &mut next, out_w);
                 h = next;
                 width = out_w;
             }
@@ -744,19 +589,23 @@ pub fn seq_attention(
         return;
     }
     y.par_chunks_mut(n * dv).enumerate().for_each(|(s, out)| {
-        let qs = ArrayView2::from_shape((n, dq), &q[s * n * dq..(s + 1) * n * dq]).expect("q");
-        let ks = ArrayView2::from_shape((n, dq), &k[s * n * dq..(s + 1) * n * dq]).expect("k");
-        let vs = ArrayView2::from_shape((n, dv), &v[s * n * dv..(s + 1) * n * dv]).expect("v");
-        let mut os = ArrayViewMut2::from_shape((n, dv), out).expect("out");
+        let qs = &q[s * n * dq..(s + 1) * n * dq];
+        let ks = &k[s * n * dq..(s + 1) * n * dq];
+        let vs = &v[s * n * dv..(s + 1) * n * dv];
         let mut scores = vec![0.0f32; n * n];
         for h in 0..heads {
-            let qh = qs.slice_axis(Axis(1), Slice::from(h * hq..(h + 1) * hq));
-            let kh = ks.slice_axis(Axis(1), Slice::from(h * hq..(h + 1) * hq));
-            let vh = vs.slice_axis(Axis(1), Slice::from(h * hv..(h + 1) * hv));
-            {
-                let mut sv = ArrayViewMut2::from_shape((n, n), &mut scores[..]).expect("scores");
-                gemm_tile(qh, kh.t(), None, Activation::None, &mut sv);
-            }
+            // scores = q_h · k_hᵀ (head h is columns h·hq.. of every token's row).
+            let kh_t = PackedB::transposed(&ks[h * hq..], dq, n, hq);
+            gemm_serial(
+                &qs[h * hq..],
+                dq,
+                n,
+                &kh_t,
+                None,
+                Activation::None,
+                &mut scores,
+                n,
+            );
             for i in 0..n {
                 let row = &mut scores[i * n..(i + 1) * n];
                 let valid = if causal { i + 1 } else { n };
@@ -786,9 +635,18 @@ pub fn seq_attention(
                 }
                 row[valid..].fill(0.0);
             }
-            let sv = ArrayView2::from_shape((n, n), &scores[..]).expect("scores");
-            let mut oh = os.slice_axis_mut(Axis(1), Slice::from(h * hv..(h + 1) * hv));
-            gemm_tile(sv, vh, None, Activation::None, &mut oh);
+            // out_h = scores · v_h, written into columns h·hv.. of every token's row.
+            let vh = PackedB::row_major(&vs[h * hv..], dv, n, hv);
+            gemm_serial(
+                &scores,
+                n,
+                n,
+                &vh,
+                None,
+                Activation::None,
+                &mut out[h * hv..],
+                dv,
+            );
         }
     });
 }
@@ -820,21 +678,31 @@ mod tests {
 
     #[test]
     fn gemm_tiles_cover_everything() {
-        for &(m, k, n) in &[(1, 3, 300), (5, 0, 4), (300, 7, 5), (513, 2, 3)] {
+        for &(m, k, n) in &[
+            (1, 3, 300),
+            (5, 0, 4),
+            (300, 7, 5),
+            (513, 2, 3),
+            (9, 700, 33),
+        ] {
             let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 - 3.0).collect();
             let w: Vec<f32> = (0..n * k).map(|i| (i % 5) as f32 * 0.5).collect();
             let bias: Vec<f32> = (0..n).map(|i| i as f32).collect();
             let mut y = vec![f32::NAN; m * n];
-            let av = ArrayView2::from_shape((m, k), &a[..]).unwrap();
-            let wv = ArrayView2::from_shape((n, k), &w[..]).unwrap();
-            gemm(av, wv.t(), Some(&bias), Activation::Relu, &mut y);
+            let pw = PackedB::transposed(&w, k, n, k);
+            gemm(&a, k, m, &pw, Some(&bias), Activation::Relu, &mut y, None);
             for i in 0..m {
                 for j in 0..n {
-                    let mut s = bias[j];
+                    // Small integers and halves: every order of summation is exact.
+                    let mut s = 0.0f32;
                     for l in 0..k {
                         s += a[i * k + l] * w[j * k + l];
                     }
-                    assert_eq!(y[i * n + j], s.max(0.0), "({m},{k},{n}) at {i},{j}");
+                    assert_eq!(
+                        y[i * n + j],
+                        (s + bias[j]).max(0.0),
+                        "({m},{k},{n}) at {i},{j}"
+                    );
                 }
             }
         }

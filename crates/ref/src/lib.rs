@@ -13,6 +13,7 @@
 //! [`synthetic_inputs`] for quick uniform inputs.
 
 pub mod exec;
+pub mod gemm;
 pub mod kernels;
 pub mod npz;
 pub mod oracle;
