@@ -16,7 +16,7 @@ const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, clap::Args)]
 pub struct CompileArgs {
-    /// A zoo name or a text-IR (.sir) file.
+    /// A zoo name, a text-IR (.sir) file or an ONNX (.onnx) file.
     model: String,
     /// A chip preset or chip TOML file.
     #[arg(long)]

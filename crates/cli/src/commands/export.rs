@@ -10,7 +10,7 @@ use crate::exit::{print_text, user};
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// A zoo name (or a .sir / .onnx file).
+    /// A zoo name, a text-IR (.sir) file or an ONNX (.onnx) file.
     pub model: String,
     /// Output .onnx file; large weights go to `<file>.data` beside it.
     #[arg(short, long)]

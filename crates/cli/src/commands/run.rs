@@ -32,8 +32,8 @@ fn tolerance(p: Precision) -> f64 {
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// A zoo name, a text-IR (.sir) or ONNX file, or a program: a `.scp` container or a `.s`
-    /// listing (run as is, inputs by binding name; no --check).
+    /// A zoo name, a text-IR (.sir) file or an ONNX (.onnx) file, or a program: a `.scp`
+    /// container or a `.s` listing (run as is, inputs by binding name; no --check).
     model: String,
     /// A chip preset or chip TOML file.
     #[arg(long)]

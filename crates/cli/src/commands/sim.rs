@@ -25,7 +25,7 @@ const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, clap::Args)]
 pub struct SimArgs {
-    /// A zoo name or a model file (.sir, .onnx).
+    /// A zoo name, a text-IR (.sir) file or an ONNX (.onnx) file.
     model: String,
     /// A chip preset or chip TOML file.
     #[arg(long)]

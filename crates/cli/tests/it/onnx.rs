@@ -187,3 +187,62 @@ fn broken_onnx_files_exit_2() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An ONNX file is a `<model>` for every command: `model show`, `compile`, `sim` and
+/// `run --check` on PyTorch exports (the ragged DLRM-v1-style fixture is left to `infer`
+/// until the compiler lowers ragged bags).
+#[test]
+fn onnx_files_flow_through_compile_sim_and_run() {
+    let dir = temp_dir("onnx-flow");
+    let dlrm = fixture("dlrm-v2").join("model.onnx");
+    let dlrm = dlrm.to_str().unwrap();
+
+    let o = seedchip(&["model", "show", dlrm]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("embedding_bag"), "{}", stdout(&o));
+
+    let scp = dir.join("dlrm-v2.scp");
+    let doc = json(&seedchip(&[
+        "compile",
+        dlrm,
+        "--chip",
+        "seedchip-v1",
+        "--batch",
+        "8",
+        "-o",
+        scp.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(doc["report"]["batch"], 8);
+    assert!(std::fs::metadata(&scp).unwrap().len() > 0);
+
+    let doc = json(&seedchip(&[
+        "sim",
+        dlrm,
+        "--chip",
+        "seedchip-v1",
+        "--batch",
+        "8",
+        "--json",
+    ]));
+    assert!(doc["sim"]["gather"]["lookups"].as_u64().unwrap() > 0, "{doc}");
+
+    // The fixture's own inputs, checked against the f32 reference.
+    for (model, precision) in [("dlrm-v2", "int8"), ("two-tower", "int8"), ("deepfm", "bf16")] {
+        let fx = fixture(model);
+        let o = seedchip(&[
+            "run",
+            fx.join("model.onnx").to_str().unwrap(),
+            "--chip",
+            "seedchip-v1",
+            "--precision",
+            precision,
+            "--inputs",
+            fx.join("inputs.npz").to_str().unwrap(),
+            "--check",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{model}: {}{}", stdout(&o), stderr(&o));
+        assert!(stdout(&o).contains(" ok"), "{model}: {}", stdout(&o));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -88,3 +88,61 @@ fn synthetic_inputs_are_reproducible() {
     lens.push(n - off[off.len() - 1]);
     assert!(lens.iter().all(|&l| (0..=6).contains(&l)), "{lens:?}");
 }
+
+/// Sample `s` of a batch as a batch of one (rows of batched inputs; its own ragged bag).
+fn one_sample(
+    inputs: &std::collections::BTreeMap<String, seedchip_ref::Tensor>,
+    s: usize,
+) -> std::collections::BTreeMap<String, seedchip_ref::Tensor> {
+    use seedchip_ref::{Tensor, TensorData};
+    let mut out = std::collections::BTreeMap::new();
+    let off = inputs["b.offsets"].indices().unwrap().into_owned();
+    let n = inputs["b"].numel() as i64;
+    for (name, t) in inputs {
+        let t = match name.as_str() {
+            "b" => {
+                let hi = off.get(s + 1).copied().unwrap_or(n) as usize;
+                let ids = t.indices().unwrap()[off[s] as usize..hi].to_vec();
+                Tensor::from_i64(vec![ids.len()], ids).unwrap()
+            }
+            "b.offsets" => Tensor::from_i64(vec![1], vec![0]).unwrap(),
+            _ => {
+                let per = t.numel() / t.shape()[0];
+                let mut shape = t.shape().to_vec();
+                shape[0] = 1;
+                let data = match t.data() {
+                    TensorData::F32(v) => TensorData::F32(v[s * per..(s + 1) * per].to_vec()),
+                    TensorData::I64(v) => TensorData::I64(v[s * per..(s + 1) * per].to_vec()),
+                    TensorData::I32(v) => TensorData::I32(v[s * per..(s + 1) * per].to_vec()),
+                };
+                Tensor::new(shape, data).unwrap()
+            }
+        };
+        out.insert(name.clone(), t);
+    }
+    out
+}
+
+/// Every kernel computes a sample's values in an order that does not depend on the rest of the
+/// batch (the GEMM sums each dot product in the same order whatever the tiling), so a sample run
+/// alone gives the bits it gets inside a batch of 600.
+#[test]
+fn identical_bits_for_a_sample_alone_or_in_a_batch() {
+    let g = model();
+    let inputs = synthetic_inputs(&g, 600, 42).unwrap();
+    let ex = Executor::new(&g, &Options::default()).unwrap();
+    let all = ex.run(&inputs).unwrap();
+    for s in [0, 17, 599] {
+        let alone = ex.run(&one_sample(&inputs, s)).unwrap();
+        for (k, t) in &alone {
+            let per = t.numel();
+            let want = &all[k].as_f32().unwrap()[s * per..(s + 1) * per];
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(t.as_f32().unwrap()),
+                bits(want),
+                "output {k} of sample {s}"
+            );
+        }
+    }
+}
