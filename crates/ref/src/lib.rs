@@ -2,10 +2,12 @@
 //!
 //! It is two things: the numerical oracle every other executor (the bit-exact functional
 //! simulator, peers' measurements) is checked against, and a real CPU backend. Hence:
-//! * deterministic: identical output bits for any thread count (see [`kernels`]);
+//! * deterministic: identical output bits for any thread count, and for a sample alone or in
+//!   any batch (see [`kernels`] and [`gemm`]);
 //! * memory-frugal: large embedding tables are never materialized, rows are computed from the
 //!   procedural initializer (or read from the weight file) as they are gathered;
-//! * fast: GEMMs through `matrixmultiply`, per-sample parallel bags and interactions.
+//! * fast: its own GEMM ([`gemm`]: weights packed once, SIMD microkernel chosen at run time,
+//!   bias and activation fused), per-sample parallel bags and interactions.
 //!
 //! [`oracle`] is a second, deliberately naive f64 interpreter used to check this one.
 //!

@@ -224,7 +224,10 @@ fn onnx_files_flow_through_show_compile_and_sim() {
         "8",
         "--json",
     ]));
-    assert!(doc["sim"]["gather"]["lookups"].as_u64().unwrap() > 0, "{doc}");
+    assert!(
+        doc["sim"]["gather"]["lookups"].as_u64().unwrap() > 0,
+        "{doc}"
+    );
 
     std::fs::remove_dir_all(&dir).unwrap();
 }
