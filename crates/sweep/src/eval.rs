@@ -42,6 +42,9 @@ pub struct Record {
     /// Model → the batch it is judged at (the highest-throughput batch within its SLA).
     #[serde(default)]
     pub chosen: BTreeMap<String, u32>,
+    /// Model → serving simulation at its `serve_qps` (models with one only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub serving: BTreeMap<String, Serving>,
     /// Objective name → value (geometric means over models); feasible points only.
     #[serde(default)]
     pub objectives: BTreeMap<String, f64>,
@@ -64,6 +67,23 @@ pub struct ChipFigures {
     pub sram_total_bytes: u64,
     pub gather_rows_per_s: f64,
 }
+
+/// One chip serving a model at a fixed request rate (`seedchip-serving`): Poisson arrivals,
+/// MLPerf candidates per request, dynamic batching up to the largest timed batch, service
+/// times interpolated between the timed batches with 5 % log-normal jitter (`serve`'s default).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Serving {
+    pub qps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub utilization: f64,
+    pub mean_batch_pairs: f64,
+}
+
+/// Requests measured per serving simulation (after a twentieth as warm-up).
+pub const SERVE_REQUESTS: u64 = 20_000;
+/// Coefficient of variation of a batch's service time (the `serve` command's default).
+pub const SERVE_CV: f64 = 0.05;
 
 /// One (model, batch) measurement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -192,6 +212,7 @@ impl Evaluator {
             chip: None,
             runs: Vec::new(),
             chosen: BTreeMap::new(),
+            serving: BTreeMap::new(),
             objectives: BTreeMap::new(),
             limiter: None,
         }
@@ -289,6 +310,32 @@ impl Evaluator {
             match best {
                 Some(i) => {
                     rec.chosen.insert(m.name.clone(), rec.runs[i].batch);
+                    if let Some(qps) = m.serve_qps {
+                        let points: Vec<(u32, f64)> = rec
+                            .runs
+                            .iter()
+                            .filter(|r| r.model == m.name && r.error.is_none())
+                            .map(|r| (r.batch, r.latency_us * 1e-6))
+                            .collect();
+                        let sv = match serve(&m.name, &points, qps, self.spec.evaluation.seed) {
+                            Ok(sv) => sv,
+                            Err(e) => {
+                                return infeasible(rec, "serving", format!("{}: {e}", m.name));
+                            }
+                        };
+                        let late = m.sla_p99_ms.filter(|&s| sv.p99_ms > s);
+                        rec.serving.insert(m.name.clone(), sv.clone());
+                        if let Some(s) = late {
+                            return infeasible(
+                                rec,
+                                "sla",
+                                format!(
+                                    "{}: serving p99 {:.3} ms at {qps} requests/s > SLA {s} ms",
+                                    m.name, sv.p99_ms
+                                ),
+                            );
+                        }
+                    }
                 }
                 None => {
                     let (stage, reason) = match (&first_error, m.sla_latency_us) {
@@ -332,7 +379,13 @@ impl Evaluator {
                 ));
             }
         }
-        let objectives = objectives(&chosen, &figures);
+        let mut objectives = objectives(&chosen, &figures);
+        if !rec.serving.is_empty() {
+            objectives.insert(
+                Objective::P99Ms.name().to_string(),
+                geomean(rec.serving.values().map(|s| s.p99_ms)),
+            );
+        }
         let limiter = design_limiter(&chosen);
         rec.limiter = Some(limiter);
         if !over.is_empty() {
@@ -481,6 +534,35 @@ fn design_limiter(chosen: &[&Run]) -> String {
         .map_or_else(|| "compute".to_string(), |r| r.limiter.clone())
 }
 
+/// p99 of one chip serving `model` at `qps` with the timed batches as its service table.
+fn serve(model: &str, points: &[(u32, f64)], qps: f64, seed: u64) -> Result<Serving, String> {
+    use seedchip_serving::{Arrivals, ServeConfig, ServiceTable, ServiceTime, Variance};
+    let table = ServiceTable::new(points.to_vec(), format!("timing simulator: {model}"))
+        .map_err(|e| e.to_string())?;
+    let largest = points.iter().map(|p| p.0).max().unwrap_or(1);
+    let mut cfg = ServeConfig::single_stage(
+        ServiceTime::Table {
+            table,
+            variance: Variance::LogNormal { cv: SERVE_CV },
+        },
+        Arrivals::Poisson { qps },
+        1,
+    );
+    cfg.stages[0].batching.max_batch_pairs = largest;
+    cfg.requests = SERVE_REQUESTS;
+    cfg.warmup_requests = SERVE_REQUESTS / 20;
+    cfg.seed = seed;
+    let r = seedchip_serving::simulate(&cfg).map_err(|e| e.to_string())?;
+    let st = r.stages.first();
+    Ok(Serving {
+        qps,
+        p50_ms: r.latency.p50_ms,
+        p99_ms: r.latency.p99_ms,
+        utilization: st.map_or(0.0, |s| s.utilization),
+        mean_batch_pairs: st.map_or(0.0, |s| s.mean_batch_pairs),
+    })
+}
+
 fn geomean(xs: impl Iterator<Item = f64>) -> f64 {
     let (sum, n) = xs.fold((0.0, 0usize), |(s, n), x| (s + x.max(1e-300).ln(), n + 1));
     if n == 0 { 0.0 } else { (sum / n as f64).exp() }
@@ -490,6 +572,7 @@ fn objectives(chosen: &[&Run], chip: &ChipFigures) -> BTreeMap<String, f64> {
     let mut o = BTreeMap::new();
     for obj in crate::spec::OBJECTIVES {
         let v = match obj {
+            Objective::P99Ms => continue,
             Objective::PerfPerW => geomean(chosen.iter().map(|r| r.perf_per_w)),
             Objective::UsdPerMillionSamples => {
                 geomean(chosen.iter().map(|r| r.usd_per_million_samples))
@@ -513,6 +596,8 @@ pub fn sweep_hash(spec: &Spec) -> String {
             serde_json::json!({
                 "name": m.name, "batches": m.batches, "rows_cap": m.rows_cap,
                 "sla_latency_us": m.sla_latency_us,
+                "serve_qps": m.serve_qps, "sla_p99_ms": m.sla_p99_ms,
+                "serve": { "requests": SERVE_REQUESTS, "cv": SERVE_CV },
             })
         })
         .collect();

@@ -52,6 +52,9 @@ pub struct Design {
     pub chip: Option<ChipFigures>,
     /// Per model: the batch it is judged at and what limits that run.
     pub models: BTreeMap<String, ModelLimit>,
+    /// Per model with a `serve_qps`: the serving simulation's latency figures.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub serving: BTreeMap<String, crate::eval::Serving>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -140,6 +143,7 @@ fn design(r: &Record) -> Design {
         limiter: r.limiter.clone().unwrap_or_default(),
         chip: r.chip.clone(),
         models,
+        serving: r.serving.clone(),
     }
 }
 

@@ -68,6 +68,11 @@ pub struct ModelSpec {
     /// A batch counts only if its latency is at most this (µs): the largest-throughput batch
     /// that meets it is the model's figure.
     pub sla_latency_us: Option<f64>,
+    /// Requests per second offered to one chip in the serving simulation (MLPerf candidates
+    /// per request, dynamic batching over the timed batch sizes): gives the `p99_ms` figure.
+    pub serve_qps: Option<f64>,
+    /// The serving p99 must be at most this (ms) at `serve_qps`, or the point is infeasible.
+    pub sla_p99_ms: Option<f64>,
 }
 
 /// How each (model, batch) is measured.
@@ -106,15 +111,18 @@ pub enum Objective {
     LatencyUs,
     UnitCostUsd,
     AreaMm2,
+    /// Serving p99 latency (ms) at each model's `serve_qps` on one chip, geometric mean.
+    P99Ms,
 }
 
-pub const OBJECTIVES: [Objective; 6] = [
+pub const OBJECTIVES: [Objective; 7] = [
     Objective::PerfPerW,
     Objective::UsdPerMillionSamples,
     Objective::Throughput,
     Objective::LatencyUs,
     Objective::UnitCostUsd,
     Objective::AreaMm2,
+    Objective::P99Ms,
 ];
 
 impl Objective {
@@ -126,6 +134,7 @@ impl Objective {
             Objective::LatencyUs => "latency_us",
             Objective::UnitCostUsd => "unit_cost_usd",
             Objective::AreaMm2 => "area_mm2",
+            Objective::P99Ms => "p99_ms",
         }
     }
 
@@ -146,6 +155,7 @@ impl Objective {
             Objective::LatencyUs => "µs",
             Objective::UnitCostUsd => "USD",
             Objective::AreaMm2 => "mm²",
+            Objective::P99Ms => "ms",
         }
     }
 }
@@ -211,6 +221,8 @@ struct RawModel {
     batches: Spanned<Vec<u32>>,
     rows_cap: Option<Spanned<u64>>,
     sla_latency_us: Option<Spanned<f64>>,
+    serve_qps: Option<Spanned<f64>>,
+    sla_p99_ms: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -314,6 +326,22 @@ pub fn parse(text: &str, origin: &str, dir: Option<&Path>) -> Result<Spec, Error
             out
         }
     };
+    if objectives.contains(&Objective::P99Ms)
+        && let Some(m) = models.iter().find(|m| m.serve_qps.is_none())
+    {
+        return Err(cx.err(
+            raw.objectives
+                .as_ref()
+                .and_then(|l| l.iter().find(|o| o.get_ref() == "p99_ms"))
+                .map_or(0..0, |o| o.span()),
+            "objectives",
+            format!(
+                "the p99_ms objective needs `serve_qps` on every model; `{}` has none",
+                m.name
+            ),
+            Some("add serve_qps = ... (requests per second per chip) to each [[model]]"),
+        ));
+    }
     let mut params = Vec::new();
     for p in &raw.param {
         params.push(param(&cx, p, &base)?);
@@ -518,11 +546,33 @@ fn models(cx: &Ctx<'_>, raw: &[Spanned<RawModel>]) -> Result<Vec<ModelSpec>, Err
                 None,
             ));
         }
+        for (key, v) in [("serve_qps", &m.serve_qps), ("sla_p99_ms", &m.sla_p99_ms)] {
+            if let Some(v) = v
+                && !(v.get_ref().is_finite() && *v.get_ref() > 0.0)
+            {
+                return Err(cx.err(
+                    v.span(),
+                    &format!("model.{key}"),
+                    format!("{} is not a positive number", v.get_ref()),
+                    None,
+                ));
+            }
+        }
+        if let (Some(s), None) = (&m.sla_p99_ms, &m.serve_qps) {
+            return Err(cx.err(
+                s.span(),
+                "model.sla_p99_ms",
+                "a p99 SLA needs `serve_qps`, the load it must hold at",
+                Some("e.g. serve_qps = 2000.0 (requests per second per chip)"),
+            ));
+        }
         out.push(ModelSpec {
             name: name.clone(),
             batches: sorted,
             rows_cap: m.rows_cap.as_ref().map(|c| *c.get_ref()),
             sla_latency_us: m.sla_latency_us.as_ref().map(|s| *s.get_ref()),
+            serve_qps: m.serve_qps.as_ref().map(|s| *s.get_ref()),
+            sla_p99_ms: m.sla_p99_ms.as_ref().map(|s| *s.get_ref()),
         });
     }
     Ok(out)
