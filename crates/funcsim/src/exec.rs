@@ -25,6 +25,11 @@ const PAR_MIN_ELEMS: usize = 1 << 14;
 /// (stride 0) with 2^32 rows would otherwise pass the bounds check and exhaust the host.
 pub(crate) const MAX_OPERAND_BYTES: u64 = 1 << 30;
 
+/// Bytes `mxu.matmul.batch` charges each problem against [`MAX_OPERAND_BYTES`] at least, so
+/// `count` is bounded (to 2^22) even when the problems are empty (found by the
+/// `funcsim_random` fuzz target: `m = k = 0, count = 2^32 - 1` ran for minutes).
+const MIN_PROBLEM_BYTES: u128 = 256;
+
 fn too_large(operand: &str, bytes: Option<u64>) -> FaultKind {
     bad(
         operand,
@@ -1350,7 +1355,9 @@ impl Machine {
             + u128::from(op.k) * u128::from(op.n))
             * u128::from(es)
             + u128::from(op.m) * u128::from(op.n) * 4;
-        let total = u64::try_from(u128::from(count) * per_problem).ok();
+        // Each problem is charged at least MIN_PROBLEM_BYTES: problems with empty tiles move
+        // nothing but still cost a bounds check each, and 2^32 of them would run for minutes.
+        let total = u64::try_from(u128::from(count) * per_problem.max(MIN_PROBLEM_BYTES)).ok();
         if total.is_none_or(|b| b > MAX_OPERAND_BYTES) {
             return Err(too_large("count", total));
         }

@@ -278,7 +278,9 @@ impl ParamValues {
                                 )));
                             }
                         };
-                        if h.numel() != Some(numel) {
+                        // The same number of elements in another shape (a transposed matrix)
+                        // would load silently as garbage, so the shape must match exactly.
+                        if h.shape != dims || h.numel() != Some(numel) {
                             return Err(err(format!(
                                 "{}: array shape {:?} does not match parameter shape {}",
                                 full.display(),
@@ -298,7 +300,13 @@ impl ParamValues {
                     .metadata()
                     .map_err(|e| err(format!("cannot stat {}: {e}", full.display())))?
                     .len();
-                if have < need {
+                // An .npy file holds one array: bytes past it mean the header and the data
+                // disagree. Raw files may be larger (a blob with parameters at offsets).
+                let mismatch = match format {
+                    FileFormat::Npy => have != need,
+                    _ => have < need,
+                };
+                if mismatch {
                     return Err(err(format!(
                         "{} holds {have} bytes but the parameter needs {need} (shape {}, {})",
                         full.display(),
@@ -390,6 +398,18 @@ impl ParamValues {
                     for (o, c) in out.iter_mut().zip(buf.chunks_exact(4)) {
                         *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
                     }
+                }
+                // A NaN or infinite weight poisons every output it reaches; name it instead.
+                if let Some(i) = out.iter().position(|v| !v.is_finite()) {
+                    return Err(Error::Init {
+                        param: self.name.clone(),
+                        message: format!(
+                            "{}: element {} is {}; weights must be finite",
+                            path.display(),
+                            start + i as u64,
+                            out[i]
+                        ),
+                    });
                 }
             }
         }

@@ -243,6 +243,23 @@ pub(crate) fn check_external(
         name: name.into(),
         message,
     };
+    // As the ONNX specification requires (and onnxruntime enforces), external data lives in
+    // the model's directory or below: an absolute path or a `..` would let a model file make
+    // the importer read any file on the machine.
+    let loc = Path::new(&ext.location);
+    if loc.is_absolute()
+        || loc.components().any(|c| {
+            !matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        })
+    {
+        return Err(err(format!(
+            "external data location `{}` must be a relative path inside the model's directory",
+            ext.location
+        )));
+    }
     if let Some(l) = ext.length
         && l != len
     {

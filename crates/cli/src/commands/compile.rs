@@ -77,6 +77,27 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     })
 }
 
+/// Refuses a model whose weights and calibration run would not fit in memory: the compiler
+/// runs up to `calibration_samples` samples through the f32 reference (int8 and fp8) and holds
+/// the dense weights once more in the program.
+fn check_memory(
+    args: &CompileArgs,
+    graph: &seedchip_ir::Graph,
+    options: &CompileOptions,
+) -> anyhow::Result<()> {
+    let samples = u64::from(options.calibration_samples);
+    let mut e = super::memory::reference_estimate(graph, samples);
+    e.add(
+        "program weights",
+        super::memory::materialized_param_bytes(graph, 0),
+    );
+    super::memory::check(
+        &format!("compile {}", args.model),
+        &e,
+        &["--rows-cap N caps embedding tables"],
+    )
+}
+
 pub fn run(args: CompileArgs) -> anyhow::Result<ExitCode> {
     let precision = Precision::parse(&args.precision)
         .filter(|p| matches!(p, Precision::Int8 | Precision::Bf16 | Precision::Fp8))
@@ -108,6 +129,7 @@ pub fn run(args: CompileArgs) -> anyhow::Result<ExitCode> {
             ));
         }
     }
+    check_memory(&args, &graph, &options)?;
     let compiled = compile(&graph, &chip, &options).map_err(|e| {
         let hint: &[&str] = match &e {
             CompileError::DoesNotFit { .. } => {

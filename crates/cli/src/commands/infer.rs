@@ -8,6 +8,8 @@ use std::time::Instant;
 use seedchip_ref::{Executor, Options, Tensor, TensorData};
 use serde::Serialize;
 
+use super::inputs::{batch_of, read_inputs, write_npz_atomically};
+use super::memory;
 use super::models::{DEFAULT_SEED, apply_weight_files, default_ragged_hints, load_model};
 use crate::exit::{print_json, print_text, user};
 
@@ -142,31 +144,16 @@ fn generated_inputs(
     Ok(out)
 }
 
-fn batch_of(inputs: &BTreeMap<String, Tensor>) -> Option<usize> {
-    inputs
-        .iter()
-        .find(|(name, _)| !name.ends_with(".offsets") && !name.ends_with("_offsets"))
-        .or_else(|| inputs.iter().next())
-        .and_then(|(_, t)| t.shape().first().copied())
-}
-
-/// Writes next to the target and renames, so a failure never leaves a half-written file.
-fn write_npz_atomically(path: &Path, arrays: &BTreeMap<String, Tensor>) -> anyhow::Result<()> {
-    let file_name = path.file_name().ok_or_else(|| {
-        user(
-            format!("--save-outputs {}: not a file path", path.display()),
-            &[],
-        )
-    })?;
-    let tmp = path.with_file_name(format!(".{}.tmp", file_name.to_string_lossy()));
-    if let Err(e) = seedchip_ref::npz::write_npz(&tmp, arrays) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(user(format!("cannot write {}: {e}", path.display()), &[]));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        user(format!("cannot write {}: {e}", path.display()), &[])
-    })
+/// Refuses a batch whose tensors would not fit in memory, before generating or running it.
+fn check_memory(args: &InferArgs, graph: &seedchip_ir::Graph, batch: usize) -> anyhow::Result<()> {
+    memory::check(
+        &format!("infer {} --batch {batch}", args.model),
+        &memory::reference_estimate(graph, batch as u64),
+        &[
+            "a smaller --batch needs less memory (run several batches instead)",
+            "--rows-cap N caps embedding tables",
+        ],
+    )
 }
 
 pub fn run(args: InferArgs) -> anyhow::Result<ExitCode> {
@@ -179,19 +166,10 @@ pub fn run(args: InferArgs) -> anyhow::Result<ExitCode> {
         default_ragged_hints(&mut graph);
     }
     let (inputs, source) = match &args.inputs {
-        Some(path) => {
-            let inputs = seedchip_ref::npz::read_npz(path)
-                .map_err(|e| user(format!("cannot read inputs {}: {e}", path.display()), &[]))?;
-            if let (Some(want), Some(got)) = (args.batch, batch_of(&inputs))
-                && want != got
-            {
-                return Err(user(
-                    format!("--batch {want} but {} holds batch {got}", path.display()),
-                    &["omit --batch to take it from the inputs"],
-                ));
-            }
-            (inputs, path.display().to_string())
-        }
+        Some(path) => (
+            read_inputs(path, Some(&graph), args.batch)?,
+            path.display().to_string(),
+        ),
         None => {
             let batch = args.batch.ok_or_else(|| {
                 user(
@@ -202,13 +180,17 @@ pub fn run(args: InferArgs) -> anyhow::Result<ExitCode> {
             if batch == 0 {
                 return Err(user("--batch must be at least 1", &[]));
             }
+            check_memory(&args, &graph, batch)?;
             (
                 generated_inputs(&graph, batch, args.seed, args.alpha)?,
                 format!("generated (seed {}, zipf alpha {})", args.seed, args.alpha),
             )
         }
     };
-    let batch = batch_of(&inputs).unwrap_or(0);
+    let batch = batch_of(Some(&graph), &inputs).unwrap_or(0);
+    if args.inputs.is_some() {
+        check_memory(&args, &graph, batch)?;
+    }
     let base_dir = Path::new(&args.model).parent().map(Path::to_path_buf);
     let options = Options {
         threads: args.threads,

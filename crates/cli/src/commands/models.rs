@@ -72,7 +72,11 @@ pub fn load_model(name: &str, rows_cap: Option<u64>, seed: u64) -> anyhow::Resul
     if name.ends_with(".sir") {
         let text = std::fs::read_to_string(path)
             .map_err(|e| user(format!("cannot read model file {name}: {e}"), &[]))?;
-        return seedchip_ir::parse(&text).map_err(|e| user(format!("{name}:{e}"), &[]));
+        return seedchip_ir::parse(&text).map_err(|e| match e {
+            // `file:line:col: message`, as editors expect.
+            seedchip_ir::Error::Parse { .. } => user(format!("{name}:{e}"), &[]),
+            other => user(format!("{name}: {other}"), &[]),
+        });
     }
     let options = seedchip_zoo::ZooOptions { rows_cap, seed };
     seedchip_zoo::get(name, &options).map_err(|e| match e {
@@ -130,6 +134,30 @@ pub fn apply_weight_files(graph: &mut Graph, specs: &[String]) -> anyhow::Result
             Some("f16") => FileFormat::F16Le,
             _ => FileFormat::F32Le,
         };
+        // A raw file given for one parameter must hold exactly that parameter: a longer one is
+        // most likely another tensor's file (an .npy is checked against its own header).
+        if let Some(elem) = match format {
+            FileFormat::F32Le => Some(4u64),
+            FileFormat::F16Le => Some(2),
+            FileFormat::Npy => None,
+        } {
+            let ty = graph.ty(graph.params[id.index()].value);
+            let need = ty.numel(1).unwrap_or(u64::MAX).saturating_mul(elem);
+            let have = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            if have != need {
+                return Err(user(
+                    format!(
+                        "--weights {spec}: {} holds {have} bytes, but `{name}` ({ty}) needs \
+                         {need} as {}",
+                        path.display(),
+                        format.name()
+                    ),
+                    &[
+                        "raw files are little-endian f32 (or f16 for .f16); .npy files carry their shape",
+                    ],
+                ));
+            }
+        }
         graph.params[id.index()].init = Init::File {
             path: path.display().to_string(),
             format,

@@ -9,11 +9,13 @@ use std::time::Instant;
 use seedchip_chip::Precision;
 use seedchip_compiler::{CompileOptions, compile};
 use seedchip_funcsim::{Error as SimError, Limits, Machine, Options as SimOptions, Stats};
-use seedchip_ir::{Dim, Graph, Op, ValueDef};
+use seedchip_ir::{Graph, Op};
 use seedchip_ref::{Executor, Options as RefOptions, Tensor, TensorData};
 use serde::Serialize;
 
 use super::chips::load_chip;
+use super::inputs::{batch_of, read_inputs, write_npz_atomically};
+use super::memory;
 use super::models::{DEFAULT_SEED, default_ragged_hints, load_model};
 use crate::exit::{print_json, print_text, user};
 
@@ -106,6 +108,8 @@ struct ProgramSummary {
     cores: usize,
     instructions: usize,
     bytes: usize,
+    /// FNV-1a 64 of the program's `.scp` encoding: equal programs, equal hashes.
+    fnv1a64: String,
 }
 
 #[derive(Serialize)]
@@ -223,18 +227,6 @@ fn generated_inputs(
     Ok(out)
 }
 
-/// The batch of an input set: the first dimension of an input the model declares with a
-/// leading `B` (ragged id lists have a run-time length instead).
-fn batch_of(graph: &Graph, inputs: &BTreeMap<String, Tensor>) -> Option<usize> {
-    graph
-        .inputs
-        .iter()
-        .filter(|&&v| graph.ty(v).shape.first() == Some(&Dim::Batch))
-        .find_map(|&v| inputs.get(graph.value_name(v)))
-        .or_else(|| inputs.values().next())
-        .and_then(|t| t.shape().first().copied())
-}
-
 /// Ragged embedding bags: the program's id lists are sized for these inputs, and a bag without
 /// a pooling hint gets the inputs' mean bag size, so that calibration and the access profile
 /// (which generate their own inputs) see bags like these.
@@ -275,71 +267,19 @@ fn size_ragged_bags(
     Ok(())
 }
 
-/// Every embedding index the user supplied must name a row of the table it looks up; checked
-/// against the model (which knows which input feeds which table) before anything runs, so the
-/// error names the table, the input and the element.
-fn check_indices(graph: &Graph, inputs: &BTreeMap<String, Tensor>) -> anyhow::Result<()> {
-    for node in &graph.nodes {
-        if !matches!(node.op, Op::EmbeddingBag { .. } | Op::Embedding) || node.inputs.len() < 2 {
-            continue;
-        }
-        let (table, indices) = (node.inputs[0], node.inputs[1]);
-        if !matches!(graph.value(indices).def, ValueDef::Input(_)) {
-            continue;
-        }
-        let Some(Dim::Fixed(rows)) = graph.ty(table).shape.first().copied() else {
-            continue;
-        };
-        let name = graph.value_name(indices);
-        let Some(values) = inputs.get(name).and_then(Tensor::indices) else {
-            continue;
-        };
-        if let Some((i, &v)) = values
-            .iter()
-            .enumerate()
-            .find(|(_, v)| **v < 0 || **v as u64 >= rows)
-        {
-            return Err(user(
-                format!(
-                    "input `{name}` element {i} is index {v}, outside table `{}` (rows 0..{rows})",
-                    graph.value_name(table)
-                ),
-                &["indices must be in 0..rows of the table they look up"],
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Writes next to the target and renames, so a failure never leaves a half-written file.
-fn write_npz_atomically(path: &Path, arrays: &BTreeMap<String, Tensor>) -> anyhow::Result<()> {
-    let file_name = path.file_name().ok_or_else(|| {
-        user(
-            format!("--save-outputs {}: not a file path", path.display()),
-            &[],
-        )
-    })?;
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp-{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    if let Err(e) = seedchip_ref::npz::write_npz(&tmp, arrays) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(user(format!("cannot write {}: {e}", path.display()), &[]));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        user(format!("cannot write {}: {e}", path.display()), &[])
-    })
-}
-
 fn sim_error(e: SimError) -> anyhow::Error {
     match e {
-        SimError::Fault(f) => user(
-            format!("the program faulted on the functional simulator: {f}"),
-            &["a fault in a compiled program is a compiler bug unless it names an input"],
-        ),
+        SimError::Fault(f) => {
+            let hint = if matches!(f.kind, seedchip_funcsim::FaultKind::StepLimit { .. }) {
+                "raise --max-steps to let it run longer"
+            } else {
+                "a fault in a compiled program is a compiler bug unless it names an input"
+            };
+            user(
+                format!("the program faulted on the functional simulator: {f}"),
+                &[hint],
+            )
+        }
         other => user(other.to_string(), &[]),
     }
 }
@@ -384,12 +324,21 @@ fn run_program_file(args: &RunArgs) -> anyhow::Result<ExitCode> {
         threads: args.threads,
         ..SimOptions::default()
     };
-    let mut machine = Machine::with_options(&chip, &program, &sim_options).map_err(sim_error)?;
+    let mut machine = Machine::with_options(&chip, &program, &sim_options).map_err(|e| {
+        let hint: &[&str] = match e {
+            SimError::Program(seedchip_isa::Error::ChipMismatch { .. }) => {
+                &["a program runs only on the chip it was compiled for (`--chip`)"]
+            }
+            _ => &[],
+        };
+        user(format!("{}: {e}", args.model), hint)
+    })?;
     if let Some(p) = &args.inputs {
-        let inputs = seedchip_ref::npz::read_npz(p)
-            .map_err(|e| user(format!("cannot read inputs {}: {e}", p.display()), &[]))?;
+        let inputs = read_inputs(p, None, args.batch)?;
         for (name, t) in &inputs {
-            machine.write_input(name, t).map_err(sim_error)?;
+            machine
+                .write_input(name, t)
+                .map_err(|e| user(format!("{}: {e}", p.display()), &[]))?;
         }
     }
     let limits = Limits {
@@ -448,6 +397,39 @@ fn run_program_file(args: &RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Refuses a batch whose tensors would not fit in memory, before generating or compiling.
+/// Beyond the reference's figures (its run is needed for `--check`, and the host holds the
+/// same inputs and outputs), the functional simulator holds the chip's SRAM and a copy of the
+/// inputs and dense weights in simulated HBM.
+fn check_memory(
+    args: &RunArgs,
+    chip: &seedchip_chip::Chip,
+    graph: &Graph,
+    batch: usize,
+) -> anyhow::Result<()> {
+    let b = batch as u64;
+    let mut e = memory::reference_estimate(graph, b);
+    let sram = chip
+        .cores
+        .local_sram_bytes
+        .saturating_mul(u64::from(chip.cores.count))
+        .saturating_add(chip.shared_sram.capacity_bytes)
+        .min(16 << 30);
+    e.add("simulated SRAM", sram);
+    e.add(
+        "simulated HBM (weights, inputs)",
+        memory::materialized_param_bytes(graph, 0).saturating_add(memory::input_bytes(graph, b)),
+    );
+    memory::check(
+        &format!("run {} --batch {batch}", args.model),
+        &e,
+        &[
+            "a smaller --batch needs less memory (run several batches instead)",
+            "--rows-cap N caps embedding tables",
+        ],
+    )
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.model.ends_with(".s") || args.model.ends_with(".scp") {
         return run_program_file(&args);
@@ -471,16 +453,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
     let (inputs, source) = match &args.inputs {
         Some(path) => {
-            let inputs = seedchip_ref::npz::read_npz(path)
-                .map_err(|e| user(format!("cannot read inputs {}: {e}", path.display()), &[]))?;
-            if let (Some(want), Some(got)) = (args.batch, batch_of(&graph, &inputs))
-                && want != got
-            {
-                return Err(user(
-                    format!("--batch {want} but {} holds batch {got}", path.display()),
-                    &["omit --batch to take it from the inputs"],
-                ));
-            }
+            let inputs = read_inputs(path, Some(&graph), args.batch)?;
+            let batch = batch_of(Some(&graph), &inputs).unwrap_or(0);
+            check_memory(&args, &chip, &graph, batch)?;
             (
                 inputs,
                 format!("{} (int8/fp8 calibrated on them)", path.display()),
@@ -491,27 +466,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             if batch == 0 {
                 return Err(user("--batch must be at least 1", &[]));
             }
+            check_memory(&args, &chip, &graph, batch)?;
             (
                 generated_inputs(&graph, batch, args.seed, args.alpha)?,
                 format!("generated (seed {}, zipf alpha {})", args.seed, args.alpha),
             )
         }
     };
-    let batch = batch_of(&graph, &inputs).unwrap_or(0);
+    let batch = batch_of(Some(&graph), &inputs).unwrap_or(0);
     if batch == 0 {
         return Err(user("the inputs hold an empty batch", &[]));
     }
-    let declared: Vec<&str> = graph.inputs.iter().map(|&v| graph.value_name(v)).collect();
-    if let Some(name) = inputs.keys().find(|n| !declared.contains(&n.as_str())) {
-        return Err(user(
-            format!(
-                "unknown input `{name}`; the model's inputs are: {}",
-                declared.join(", ")
-            ),
-            &[],
-        ));
-    }
-    check_indices(&graph, &inputs)?;
 
     let start = Instant::now();
     let mut options = CompileOptions::new(precision, batch as u32);
@@ -625,6 +590,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 .flat_map(|c| &c.insts)
                 .map(|i| i.size())
                 .sum(),
+            fnv1a64: program
+                .encode()
+                .map(|b| format!("{:016x}", seedchip_isa::fnv1a64(&b)))
+                .unwrap_or_default(),
         },
         outputs: summaries,
         checksum: format!("{:016x}", seedchip_isa::fnv1a64(&all_bytes)),

@@ -59,6 +59,10 @@ pub struct SimArgs {
     /// Print each stage's wall time on stderr.
     #[arg(long)]
     timings: bool,
+    /// Bound on simulation events: a run that needs more stops with an error (a guard against
+    /// runaway simulations).
+    #[arg(long, default_value_t = seedchip_timing::sim::DEFAULT_MAX_EVENTS)]
+    max_events: u64,
     #[arg(long)]
     json: bool,
 }
@@ -103,6 +107,35 @@ fn parse_precision(s: &str) -> anyhow::Result<Precision> {
         })
 }
 
+/// Refuses a batch whose ids and weights would not fit in memory, before generating them. The
+/// timing model holds the integer inputs (as i64), the dense weights of the program, and a
+/// record per embedding row fetched (about 16 bytes per lookup).
+fn check_memory(args: &SimArgs, graph: &seedchip_ir::Graph) -> anyhow::Result<()> {
+    let batch = u64::from(args.batch);
+    let ids: u64 = graph
+        .inputs
+        .iter()
+        .filter(|&&v| graph.ty(v).dtype.is_int())
+        .map(|&v| {
+            graph.ty(v).shape.iter().fold(8u64, |a, d| {
+                a.saturating_mul(d.resolve(batch).unwrap_or(batch))
+            })
+        })
+        .fold(0, u64::saturating_add);
+    let mut e = super::memory::Estimate::default();
+    e.add("weights", super::memory::materialized_param_bytes(graph, 0));
+    e.add("ids", ids);
+    e.add("per-lookup records", ids.saturating_mul(2));
+    super::memory::check(
+        &format!("sim {} --batch {batch}", args.model),
+        &e,
+        &[
+            "a smaller --batch needs less memory",
+            "--rows-cap N caps embedding tables",
+        ],
+    )
+}
+
 /// Writes next to the target and renames, so a reader never sees a half-written trace.
 fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
     let file_name = path
@@ -145,6 +178,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     let t0 = Instant::now();
     let mut graph = load_model(&args.model, args.rows_cap, args.seed)?;
     default_ragged_hints(&mut graph);
+    check_memory(&args, &graph)?;
     let model_s = t0.elapsed().as_secs_f64();
     let mut options = TimeOptions::new(precision, args.seed);
     options.alpha = args.alpha;
@@ -155,9 +189,14 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
             ..EnergyOptions::default()
         },
         trace: args.trace.is_some(),
+        max_events: args.max_events,
         ..SimOptions::default()
     };
     let timed = compile_and_time(&graph, &chip, args.batch, &options).map_err(|e| match e {
+        // The serving layer carries timing errors as text.
+        seedchip_serving::Error::Timing(ref m) if m.starts_with("event limit") => {
+            user(e.to_string(), &["raise --max-events to go on"])
+        }
         seedchip_serving::Error::Timing(_) => user(
             e.to_string(),
             &["a compiled program that cannot be timed is a compiler or timing-model bug"],

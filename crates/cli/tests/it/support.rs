@@ -31,3 +31,13 @@ pub fn json(o: &Output) -> serde_json::Value {
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(o));
     serde_json::from_slice(&o.stdout).expect("stdout is one JSON document")
 }
+
+/// Like [`seedchip`], with extra environment variables.
+pub fn seedchip_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_seedchip"))
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(repo_root())
+        .output()
+        .expect("the seedchip binary runs")
+}

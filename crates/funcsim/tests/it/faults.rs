@@ -232,3 +232,39 @@ fn operands_beyond_the_simulator_bound_are_faults() {
         other => panic!("{other}"),
     }
 }
+
+/// Found by the `funcsim_random` fuzz target: `mxu.matmul.batch` with empty problems
+/// (`m = k = 0`) and `count = 2^32 - 1` moved no bytes, so it passed the size bound and then
+/// looped four billion times. Each problem now counts against the bound, so it is a fault at
+/// once; a modest count of empty problems still runs.
+#[test]
+fn a_huge_count_of_empty_matmuls_is_a_fault_not_a_hang() {
+    let mut p = program("fault_misc");
+    let code = seedchip_isa::assemble_code(
+        "mxu.matmul.batch.i8 acc=hbm:0xdcd8 a=hbm:0xc9d8 b=shared:0xcbc8 m=0 k=0 n=4 lda=0 \
+         ldb=0 ldacc=0 accumulate=0 transpose_b=0 count=4294967295 stride_a=0 stride_b=0 \
+         stride_acc=0\n\
+         ctl.halt\n",
+    )
+    .unwrap();
+    p.code.insert(0, code);
+    let mut m = Machine::new(&chip(), &p).unwrap();
+    match kind(&mut m) {
+        FaultKind::BadOperand { operand, message } => {
+            assert_eq!(operand, "count");
+            assert!(message.contains("at most"), "{message}");
+        }
+        other => panic!("{other}"),
+    }
+
+    let mut p = program("fault_misc");
+    let code = seedchip_isa::assemble_code(
+        "mxu.matmul.batch.i8 acc=hbm:0x0 a=hbm:0x0 b=hbm:0x0 m=0 k=0 n=4 lda=0 ldb=0 ldacc=0 \
+         accumulate=0 transpose_b=0 count=1000 stride_a=0 stride_b=0 stride_acc=0\n\
+         ctl.halt\n",
+    )
+    .unwrap();
+    p.code.insert(0, code);
+    let mut m = Machine::new(&chip(), &p).unwrap();
+    m.run(&Limits::default()).unwrap();
+}

@@ -132,3 +132,46 @@ fn huge_tables_cost_nothing_until_read() {
     let bound = init::embedding_bound(40_000_000);
     assert!(row.iter().all(|v| v.abs() <= bound) && row.iter().any(|&v| v != 0.0));
 }
+
+/// Found by the bad-input corpus (tests/bad-inputs/weights): a transposed .npy (same element
+/// count, other shape), an .npy with bytes past its array, and a NaN weight all loaded
+/// silently. Each is now an error naming the parameter and the file.
+#[test]
+fn transposed_padded_or_non_finite_weights_are_errors() {
+    let dir = tmpdir("strict");
+    let write_npy = |name: &str, shape: &[u64], vals: &[f32], extra: usize| {
+        let mut bytes = write_header(NpyDType::F32, shape);
+        for v in vals {
+            bytes.extend(v.to_le_bytes());
+        }
+        bytes.extend(std::iter::repeat_n(0u8, extra));
+        std::fs::write(dir.join(name), bytes).unwrap();
+    };
+    let vals: Vec<f32> = (0..15).map(|i| i as f32).collect();
+    let open = |name: &str| {
+        let g = table_graph(Init::File {
+            path: name.into(),
+            format: FileFormat::Npy,
+            offset_bytes: 0,
+        });
+        ParamValues::open(&g, ParamId(0), Some(&dir)).and_then(|pv| pv.materialize())
+    };
+
+    write_npy("transposed.npy", &[3, 5], &vals, 0);
+    let e = open("transposed.npy").unwrap_err().to_string();
+    assert!(e.contains("@t") && e.contains("[3, 5]"), "{e}");
+
+    write_npy("padded.npy", &[5, 3], &vals, 4);
+    let e = open("padded.npy").unwrap_err().to_string();
+    assert!(e.contains("padded.npy") && e.contains("bytes"), "{e}");
+
+    let mut nan = vals.clone();
+    nan[7] = f32::NAN;
+    write_npy("nan.npy", &[5, 3], &nan, 0);
+    let e = open("nan.npy").unwrap_err().to_string();
+    assert!(e.contains("element 7 is NaN"), "{e}");
+
+    write_npy("good.npy", &[5, 3], &vals, 0);
+    assert_eq!(open("good.npy").unwrap(), vals);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

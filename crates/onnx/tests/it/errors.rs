@@ -326,3 +326,45 @@ fn coverage_classifies_every_node() {
     assert!(c.render().contains("power (Pow, opset 17)"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Found by the bad-input corpus (tests/bad-inputs/onnx/external-data-escape.onnx): an
+/// external-data location with `..` (or an absolute path) was read wherever it pointed. The
+/// ONNX specification keeps external data inside the model's directory; now the importer does.
+#[test]
+fn external_data_outside_the_model_directory_is_refused() {
+    use seedchip_onnx::proto::{StringStringEntryProto, tensor_proto::DataLocation};
+    let dir = temp_dir("escape");
+    std::fs::write(dir.join("outside.bin"), [0u8; 64]).unwrap();
+    let inner = dir.join("model");
+    std::fs::create_dir_all(&inner).unwrap();
+    for location in ["../outside.bin", "/etc/hostname"] {
+        let entry = |k: &str, v: &str| StringStringEntryProto {
+            key: k.into(),
+            value: v.into(),
+        };
+        let w = TensorProto {
+            name: "w".into(),
+            data_type: DataType::Float as i32,
+            dims: vec![4, 4],
+            data_location: DataLocation::External as i32,
+            external_data: vec![entry("location", location), entry("offset", "0")],
+            ..Default::default()
+        };
+        let m = model(
+            17,
+            vec![node("MatMul", "mm", &["x", "w"], &["y"])],
+            vec![w],
+            "y",
+        );
+        let path = inner.join("m.onnx");
+        std::fs::write(&path, m.encode_to_vec()).unwrap();
+        let e = seedchip_onnx::import_file(&path, &ImportOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("must be a relative path inside the model's directory"),
+            "{location}: {e}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

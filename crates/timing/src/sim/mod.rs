@@ -59,7 +59,14 @@ pub struct SimOptions {
     pub energy: EnergyOptions,
     /// Collect a slice per instruction and engine job for [`Trace`].
     pub trace: bool,
+    /// Events processed before the run stops with [`Error::EventLimit`]: a guard against a
+    /// runaway simulation (programs have no loops, so a finite program needs finitely many
+    /// events; the default is far above what any compiled model needs).
+    pub max_events: u64,
 }
+
+/// Default [`SimOptions::max_events`]: about 4 × 10^9 events, minutes of simulation.
+pub const DEFAULT_MAX_EVENTS: u64 = 1 << 32;
 
 impl Default for SimOptions {
     fn default() -> Self {
@@ -69,6 +76,7 @@ impl Default for SimOptions {
             memory_config: None,
             energy: EnergyOptions::default(),
             trace: false,
+            max_events: DEFAULT_MAX_EVENTS,
         }
     }
 }
@@ -112,6 +120,13 @@ pub enum Error {
     /// User: the chip's memory cannot be modelled.
     #[error("memory model: {0}")]
     Memory(#[from] crate::mem::Error),
+    /// User (limit): the simulation processed [`SimOptions::max_events`] events without
+    /// finishing.
+    #[error(
+        "event limit: {limit} events processed without finishing (simulated time reached \
+         cycle {cycle})"
+    )]
+    EventLimit { limit: u64, cycle: u64 },
 }
 
 /// A finished simulation.
@@ -231,6 +246,8 @@ pub struct Sim<'a> {
     chip_sems: [u32; 16],
     chip_waiters: Vec<Vec<(u32, u8)>>,
     events: EventQueue<Ev>,
+    /// [`SimOptions::max_events`].
+    max_events: u64,
     mem: MemCtl,
     owners: Vec<Owner>,
     sram: SharedSram,
@@ -360,6 +377,7 @@ impl<'a> Sim<'a> {
             chip_sems: [0; 16],
             chip_waiters: vec![Vec::new(); 16],
             events: EventQueue::new(),
+            max_events: opts.max_events,
             mem,
             owners: Vec::new(),
             sram: SharedSram::new(chip.shared_sram.banks, chip.shared_sram.bytes_per_cycle),
@@ -530,6 +548,12 @@ impl<'a> Sim<'a> {
                     }
                     continue;
                 }
+            }
+            if next != NONE && self.events.processed() >= self.max_events {
+                return Err(Error::EventLimit {
+                    limit: self.max_events,
+                    cycle: next,
+                });
             }
             let Some((now, ev)) = self.events.pop() else {
                 break;

@@ -633,3 +633,29 @@ fn fast_memory_mode_agrees_roughly_with_detailed() {
     assert!(f.report.memory.summary.row_hit_rate.is_none());
     assert!(d.report.memory.summary.row_hit_rate.is_some());
 }
+
+/// A runaway simulation stops at the event limit with an error saying so, and a limit just
+/// above what the program needs changes nothing.
+#[test]
+fn the_event_limit_bounds_a_run() {
+    let c = chip("seedchip-v1");
+    let p = gemm_program(&c, Precision::Int8, 1, 8, (256, 128, 128));
+    let full = simulate(&c, &p, &BTreeMap::new(), &SimOptions::default()).unwrap();
+    let needed = full.report.events;
+    let capped = SimOptions {
+        max_events: needed / 2,
+        ..SimOptions::default()
+    };
+    match simulate(&c, &p, &BTreeMap::new(), &capped) {
+        Err(e @ Error::EventLimit { .. }) => {
+            assert!(e.to_string().contains("event limit"), "{e}");
+        }
+        other => panic!("expected the event limit, got {other:?}"),
+    }
+    let enough = SimOptions {
+        max_events: needed,
+        ..SimOptions::default()
+    };
+    let again = simulate(&c, &p, &BTreeMap::new(), &enough).unwrap();
+    assert_eq!(again.report.cycles, full.report.cycles);
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Runs every cargo-fuzz target in turn (one at a time, at the lowest CPU priority) until it
+# has executed RUNS inputs or SECONDS have passed, and records what each did.
+#
+#   scripts/fuzz_all.sh [SECONDS] [RUNS] [TARGET...]     defaults: 600 s, 1000000 runs, all
+#
+# Each target's corpus (fuzz/corpus/<target>, not committed) is seeded from files in the
+# repository first: presets and broken chip files, zoo models' text IR, ONNX fixtures, test
+# programs. Results go to fuzz/results.tsv (target, executions, seconds, exit status, load at
+# start) and each run's log to fuzz/logs/<target>.log; a crash leaves its input in
+# fuzz/artifacts/<target>/ and the script carries on with the next target, exiting 1 at the end.
+# Stable toolchains need `-s none` (no sanitizer), which this script passes.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+seconds=${1:-600}
+runs=${2:-1000000}
+shift 2 2>/dev/null || shift $#
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    mapfile -t targets < <(cd fuzz && cargo fuzz list)
+fi
+
+seed() {
+    local t=$1 dir=fuzz/corpus/$1
+    mkdir -p "$dir"
+    case $t in
+        chip_toml)
+            cp crates/chip/src/presets/*.toml tests/bad-inputs/chip/*.toml "$dir"/ 2>/dev/null ;;
+        ir_text)
+            # The ref fixtures hold every zoo model's text IR.
+            for f in crates/ref/tests/fixtures/*/model.sir; do
+                cp "$f" "$dir/$(basename "$(dirname "$f")").sir"
+            done
+            cp tests/bad-inputs/ir/*.sir "$dir"/ 2>/dev/null ;;
+        onnx_import)
+            find crates/onnx/tests/fixtures -name '*.onnx' -size -64k -exec cp {} "$dir"/ \; 2>/dev/null
+            cp tests/bad-inputs/onnx/*.onnx "$dir"/ 2>/dev/null ;;
+        isa_roundtrip)
+            cp tests/bad-inputs/program/*.scp "$dir"/ 2>/dev/null ;;
+        sweep_toml)
+            cp tests/bad-inputs/sweep/*.toml examples/*sweep*.toml "$dir"/ 2>/dev/null ;;
+        workload_toml)
+            cp tests/bad-inputs/workload/*.toml examples/*workload*.toml "$dir"/ 2>/dev/null ;;
+    esac
+    true
+}
+
+(cd fuzz && nice -n 19 cargo fuzz build -s none) || exit 2
+mkdir -p fuzz/logs
+results=fuzz/results.tsv
+[ -f "$results" ] || printf 'target\texecutions\tseconds\tstatus\tload\tdate\n' >"$results"
+failed=0
+for t in "${targets[@]}"; do
+    seed "$t"
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    start=$(date +%s)
+    # -timeout: one input running longer than 10 s counts as a hang (a crash).
+    (cd fuzz && nice -n 19 cargo fuzz run -s none "$t" -- -runs="$runs" \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+        -close_fd_mask=1) >"fuzz/logs/$t.log" 2>&1
+    status=$?
+    elapsed=$(( $(date +%s) - start ))
+    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "fuzz/logs/$t.log" | tail -1 | grep -o '[0-9]*$')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "${execs:-?}" "$elapsed" "$status" "$load" \
+        "$(date -u +%FT%TZ)" | tee -a "$results"
+    [ "$status" -eq 0 ] || failed=1
+done
+exit $failed

@@ -1,0 +1,2 @@
+# an empty listing
+# expect: empty.s:
