@@ -41,7 +41,7 @@ seed() {
         sweep_toml)
             cp tests/bad-inputs/sweep/*.toml examples/*sweep*.toml "$dir"/ 2>/dev/null ;;
         workload_toml)
-            cp tests/bad-inputs/workload/*.toml examples/*workload*.toml "$dir"/ 2>/dev/null ;;
+            cp tests/bad-inputs/workload/*.toml crates/serving/src/workloads/*.toml "$dir"/ 2>/dev/null ;;
     esac
     true
 }
