@@ -280,3 +280,34 @@ fn bad_shard_and_jobs_exit_2() {
         assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
     }
 }
+
+/// Guided search: rounds of neighbours of the best designs; interrupted and resumed, it
+/// reaches the same results; it refuses to be sharded.
+#[test]
+fn guided_search_resumes_to_the_same_results_and_is_not_sharded() {
+    let dir = temp_dir("guided");
+    let text = read(&repo_root().join(TINY))
+        + "\n[search]\nmode = \"guided\"\npoints = 8\ninitial = 3\nbeam = 2\nseed = 3\n";
+    let file = dir.join("guided.toml");
+    std::fs::write(&file, text).unwrap();
+    let f = file.to_str().unwrap();
+    let full = dir.join("full.jsonl");
+    sweep(&["sweep", f, "-o", full.to_str().unwrap(), "--quiet"]);
+    assert_eq!(read(&full).lines().count(), 8);
+    let part = dir.join("part.jsonl");
+    sweep(&[
+        "sweep",
+        f,
+        "-o",
+        part.to_str().unwrap(),
+        "--quiet",
+        "--limit",
+        "4",
+    ]);
+    assert_eq!(read(&part).lines().count(), 4);
+    sweep(&["sweep", f, "-o", part.to_str().unwrap(), "--quiet"]);
+    assert_eq!(read(&part), read(&full));
+    let o = seedchip(&["sweep", f, "-o", part.to_str().unwrap(), "--shard", "1/2"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot be sharded"), "{}", stderr(&o));
+}
