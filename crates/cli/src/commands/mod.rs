@@ -4,13 +4,16 @@
 use std::process::ExitCode;
 
 mod chips;
+mod compare;
 mod compile;
+mod evaluate;
 mod export;
 mod gemm;
 mod infer;
 mod inputs;
 mod isa;
 mod memory;
+mod measure;
 pub mod models;
 mod onnx;
 mod plan;
@@ -23,6 +26,9 @@ mod validate;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
+    /// The main job: a chip against GPUs and other peers on recommendation models, every batch
+    /// size; writes DIR/report.json and a self-contained DIR/index.html with plots.
+    Evaluate(evaluate::EvaluateArgs),
     /// List simulated chip presets and peer devices with headline figures.
     Chips(chips::ChipsArgs),
     /// Inspect a chip description.
@@ -59,6 +65,9 @@ pub enum Command {
     /// Design-space exploration: run (or resume, or a shard of) a sweep file; `sweep merge`
     /// joins shards; `sweep report` writes Pareto fronts and the best designs.
     Sweep(sweep::SweepArgs),
+    /// One model on several devices side by side (simulated chips and peers): latency,
+    /// samples/s, energy, perf/W, unit cost and cost per million samples.
+    Compare(compare::CompareArgs),
     /// The instruction set: every instruction's opcode, queue, dtypes and operand layout.
     Isa(isa::IsaArgs),
     /// Peer models' predictions against measurements (held-out H100 rows, MLPerf); exit 1 if a
@@ -68,6 +77,7 @@ pub enum Command {
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Evaluate(args) => evaluate::run(args),
         Command::Chips(args) => chips::run_chips(args),
         Command::Chip(cmd) => chips::run_chip(cmd),
         Command::Models(args) => models::run_models(args),
@@ -82,6 +92,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Isa(args) => isa::run(args),
         Command::Validate(args) => validate::run(args),
     }

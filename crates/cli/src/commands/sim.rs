@@ -96,7 +96,7 @@ struct SimDoc<'a> {
     sim: &'a SimReport,
 }
 
-fn parse_precision(s: &str) -> anyhow::Result<Precision> {
+pub(super) fn parse_precision(s: &str) -> anyhow::Result<Precision> {
     Precision::parse(s)
         .filter(|p| matches!(p, Precision::Int8 | Precision::Bf16 | Precision::Fp8))
         .ok_or_else(|| {

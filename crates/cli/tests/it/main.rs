@@ -3,6 +3,7 @@
 mod bad_inputs;
 mod chip;
 mod compile;
+mod evaluate;
 mod infer;
 mod limits;
 mod models;
