@@ -2,10 +2,11 @@
 //! model on it at one batch size (compile + timing simulator for chips, the calibrated analytic
 //! model for peers), and the cost figures derived from the result.
 //!
-//! Cost per million samples (`usd_per_million_samples`) is defined in `docs/evaluate.md`:
-//! the unit cost amortized over [`LIFETIME_YEARS`] of continuous service at the measured
-//! throughput, plus the energy per sample times [`PUE`] at [`USD_PER_KWH`]. It is an
-//! optimistic, full-utilization figure for comparing devices, not a fleet TCO (`serve`/`plan`).
+//! Cost per million samples (`usd_per_million_samples`) is defined in `docs/evaluate.md` and
+//! computed by `seedchip_measure::cost` (shared with the sweep): the unit cost amortized over the
+//! service life at the measured throughput, plus the energy per sample times PUE at an
+//! electricity price. It is an optimistic, full-utilization figure for comparing devices, not a
+//! fleet TCO (`serve`/`plan`).
 
 use std::collections::BTreeMap;
 
@@ -24,51 +25,7 @@ use serde::Serialize;
 use super::chips::load_chip;
 use crate::exit::user;
 
-/// Service life over which a device's unit cost is amortized (a common accelerator
-/// depreciation schedule; hyperscalers use 4 to 6 years for servers).
-pub const LIFETIME_YEARS: f64 = 4.0;
-/// Electricity price, USD per kWh (US industrial average, EIA 2023: about 0.08).
-pub const USD_PER_KWH: f64 = 0.08;
-/// Power usage effectiveness: facility energy over IT energy (efficient hyperscale data
-/// centres report 1.1 to 1.2; industry surveys average about 1.5).
-pub const PUE: f64 = 1.3;
-
-const SECONDS_PER_YEAR: f64 = 365.25 * 24.0 * 3600.0;
-
-/// The cost assumptions, written into every JSON document that shows costs.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct CostAssumptions {
-    pub lifetime_years: f64,
-    pub usd_per_kwh: f64,
-    pub pue: f64,
-    /// Fraction of the lifetime the device serves at the measured throughput.
-    pub utilization: f64,
-}
-
-impl Default for CostAssumptions {
-    fn default() -> Self {
-        CostAssumptions {
-            lifetime_years: LIFETIME_YEARS,
-            usd_per_kwh: USD_PER_KWH,
-            pue: PUE,
-            utilization: 1.0,
-        }
-    }
-}
-
-impl CostAssumptions {
-    /// Energy cost of a million samples, USD.
-    pub fn energy_usd_per_million(&self, joules_per_sample: f64) -> f64 {
-        1e6 * joules_per_sample * self.pue / 3.6e6 * self.usd_per_kwh
-    }
-
-    /// Amortized unit cost of a million samples, USD.
-    pub fn capex_usd_per_million(&self, unit_cost_usd: f64, samples_per_s: f64) -> f64 {
-        let lifetime_samples =
-            samples_per_s * self.lifetime_years * SECONDS_PER_YEAR * self.utilization;
-        1e6 * unit_cost_usd / lifetime_samples
-    }
-}
+pub use seedchip_measure::cost::CostAssumptions;
 
 /// A device named on the command line.
 #[derive(Debug, Clone)]
@@ -454,15 +411,6 @@ pub fn parse_devices(s: &str, flag: &str) -> anyhow::Result<Vec<Device>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cost_per_million_adds_capex_and_energy() {
-        let a = CostAssumptions::default();
-        // 1 J/sample at PUE 1.3 and $0.08/kWh: 1e6 J × 1.3 / 3.6e6 × 0.08 = $0.02889.
-        assert!((a.energy_usd_per_million(1.0) - 1.3 / 3.6 * 0.08).abs() < 1e-12);
-        // $31,557.6 over 4 years at 1 sample/s: 1e6 × 31557.6 / (4 × 31,557,600) = $250.
-        assert!((a.capex_usd_per_million(31_557.6, 1.0) - 250.0).abs() < 1e-9);
-    }
 
     #[test]
     fn list_parsing_rejects_bad_input() {
