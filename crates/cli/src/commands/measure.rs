@@ -13,12 +13,12 @@ use std::collections::BTreeMap;
 use seedchip_chip::{Chip, Precision};
 use seedchip_ir::Graph;
 use seedchip_peers::{PeerModel, Prediction, Stack};
+use seedchip_serving::chipsim::{TimeOptions, compile_and_time};
 use seedchip_timing::energy::EnergyOptions;
 use seedchip_timing::mem::{FastMemory, MemConfig};
+use seedchip_timing::sim::SimOptions;
 use seedchip_timing::sim::perfetto::Trace;
 use seedchip_timing::sim::report::SimReport;
-use seedchip_serving::chipsim::{TimeOptions, compile_and_time};
-use seedchip_timing::sim::SimOptions;
 use seedchip_timing::units::memctl::MemoryMode;
 use serde::Serialize;
 

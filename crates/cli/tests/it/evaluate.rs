@@ -1,6 +1,10 @@
 //! `seedchip evaluate` and `seedchip compare`, scaled down for debug builds: every plot and
 //! table is in index.html, every number the page shows is (rounded) in report.json, ONNX models
 //! flow through both commands, usage errors exit 2 and leave no files.
+//!
+//! The runs use `--memory detailed`: calibrating the fast memory model (evaluate's default)
+//! takes about a minute of CPU in a debug build, the detailed model on these small batches under
+//! a second. The release default run exercises the fast path (docs/evaluate.md).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -129,6 +133,8 @@ fn evaluate_writes_a_complete_report_whose_numbers_are_in_the_json() {
         "1,8",
         "--peers",
         "h100-sxm",
+        "--memory",
+        "detailed",
         "--out",
         dir.to_str().unwrap(),
     ]);
@@ -180,6 +186,8 @@ fn evaluate_writes_a_complete_report_whose_numbers_are_in_the_json() {
             "--peers",
             "h100-sxm",
             "--json",
+            "--memory",
+            "detailed",
             "--out",
             again.to_str().unwrap(),
         ])
@@ -215,6 +223,8 @@ fn onnx_models_go_through_evaluate_and_compare() {
         "4",
         "--peers",
         "a100-80g",
+        "--memory",
+        "detailed",
         "--out",
         dir.to_str().unwrap(),
     ]);

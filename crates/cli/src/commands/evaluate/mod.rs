@@ -3,10 +3,10 @@
 //! table on stdout; `DIR/report.json` (this module's [`EvalDoc`], `schema_version`) and
 //! `DIR/index.html` (built from the JSON document only, by [`page`]), both written atomically.
 //!
-//! Speed: the chip runs use the fast memory model by default (curves calibrated once per chip
-//! from the detailed model; `docs/memory-model.md` gives its error) and run in parallel over
-//! (model, batch) with order-preserving rayon, so the document does not depend on the thread
-//! count. Progress goes to stderr. `docs/evaluate.md` describes the report.
+//! Speed: the chip runs are parallel over (model, batch) with order-preserving rayon, so the
+//! document does not depend on the thread count; int8/fp8 compiles calibrate on fewer samples
+//! (timing does not depend on the scales). `--memory fast` calibrates the fast memory model once
+//! per run. Progress goes to stderr. `docs/evaluate.md` describes the report and its timings.
 
 mod page;
 
@@ -71,9 +71,10 @@ pub struct EvaluateArgs {
     /// Software stack of the peers: eager, graph or tuned.
     #[arg(long, default_value = "graph")]
     stack: String,
-    /// Off-chip memory model of the chip: fast (calibrated curves) or detailed (bank level,
-    /// several times slower).
-    #[arg(long, default_value = "fast")]
+    /// Off-chip memory model of the chip: detailed (bank level) or fast (curves calibrated
+    /// from the detailed model, about 12 s of CPU per run; pays off only for many more runs
+    /// than a default evaluation has, docs/evaluate.md).
+    #[arg(long, default_value = "detailed")]
     memory: String,
     /// Seed of procedural weights and generated inputs.
     #[arg(long, default_value_t = DEFAULT_SEED)]
