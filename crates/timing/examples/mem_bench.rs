@@ -8,7 +8,9 @@
 //! Each row simulates REQUESTS requests (default 2,000,000) with `mem::simulate` and reports
 //! requests per second: on one thread, per second of CPU time (the figure that does not depend
 //! on what else the machine is doing) and of wall time; on all of rayon's threads, of wall
-//! time; and for the fast model's trace replay (wall). It checks that one thread and all
+//! time and per second of CPU time of all threads together (equal to the one-thread CPU figure
+//! when parallelism costs nothing, so that N otherwise idle cores reach N times it); and for
+//! the fast model's trace replay (wall). It checks that one thread and all
 //! threads give the same result. Prints Markdown and the load average before and after.
 //!
 //! Memories: seedchip-v1 (HBM3, 2 stacks), two HBM2E stacks (the kind's defaults), tpu-v4i
@@ -129,9 +131,10 @@ fn main() {
     );
     println!(
         "| memory | trace | simulated cycles | M req/s, 1 thread (CPU) | M req/s, 1 thread (wall) \
-         | M req/s, {threads} threads (wall) | fast mode M req/s (wall) |"
+         | M req/s, {threads} threads (wall) | M req/s per CPU second, {threads} threads \
+         | fast mode M req/s (wall) |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
     let mut single_cpu = Vec::new();
     for (name, c) in memories() {
         let fast =
@@ -143,8 +146,10 @@ fn main() {
             let t1 = wall.elapsed().as_secs_f64();
             let cpu1 = cpu_seconds(&wall) - cpu0;
             let wall = Instant::now();
+            let cpu0 = cpu_seconds(&wall);
             let multi = mem::simulate(&c, &reqs).expect("runs");
             let tn = wall.elapsed().as_secs_f64();
+            let cpun = cpu_seconds(&wall) - cpu0;
             assert_eq!(single, multi, "thread count changed the result");
             let wall = Instant::now();
             let f = fast.simulate(&reqs);
@@ -153,11 +158,12 @@ fn main() {
             let m = |t: f64| n as f64 / t.max(1e-9) / 1e6;
             single_cpu.push(m(cpu1));
             println!(
-                "| {name} | {trace_name} | {} | {:.1} | {:.1} | {:.1} | {:.0} |",
+                "| {name} | {trace_name} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} |",
                 single.stats.elapsed_cycles,
                 m(cpu1),
                 m(t1),
                 m(tn),
+                m(cpun),
                 m(tf)
             );
         }
