@@ -510,6 +510,11 @@ pub struct GemmTiles {
     pub mt: u64,
     /// Weight tile buffers in local SRAM (2 = double buffering).
     pub w_buffers: u64,
+    /// Columns of one accumulator: a multiple of `nt` (or all of `n`). The products of
+    /// `acc_cols / nt` consecutive column blocks accumulate side by side, so one epilogue
+    /// instruction covers a whole vector-unit width even when it writes a column slice of a
+    /// wider output (a strided 128-column row would waste three quarters of 512 lanes).
+    pub acc_cols: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

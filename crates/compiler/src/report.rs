@@ -23,6 +23,8 @@ pub struct GemmReport {
     pub nt: u64,
     pub mt: u64,
     pub weight_buffers: u64,
+    /// Columns of one accumulator (`nt` times the column blocks one epilogue covers).
+    pub acc_cols: u64,
     pub precision: String,
 }
 
@@ -88,6 +90,7 @@ impl Report {
                     nt: tl.nt,
                     mt: tl.mt,
                     weight_buffers: tl.w_buffers,
+                    acc_cols: tl.acc_cols,
                     precision: g.precision.map_or("bf16".into(), |p| p.dtype().to_string()),
                 });
             }

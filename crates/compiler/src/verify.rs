@@ -223,6 +223,9 @@ pub fn tiles(lir: &Lir, t: &Target) -> Vec<String> {
                         || tl.nt > t.cols
                         || tl.mt == 0
                         || tl.w_buffers == 0
+                        || tl.acc_cols < tl.nt.min(g.n)
+                        || (tl.acc_cols % tl.nt != 0 && tl.acc_cols != g.n)
+                        || tl.acc_cols > g.n.max(tl.nt)
                     {
                         issues.push(format!(
                             "{}: tiles {tl:?} do not fit the {}×{} array",

@@ -61,6 +61,21 @@ fn single_reader(lir: &Lir, t: TensorId, after: usize) -> Option<usize> {
     (rs.len() == 1 && rs[0] > after && ws.is_empty()).then(|| rs[0])
 }
 
+/// The one kernel that reads `t` other than the kernels `besides`, when it comes after them
+/// and nothing else writes `t`.
+fn single_reader_besides(lir: &Lir, t: TensorId, besides: &[usize]) -> Option<usize> {
+    let rs: Vec<usize> = readers(lir, t)
+        .into_iter()
+        .filter(|i| !besides.contains(i))
+        .collect();
+    let ws = writers(lir, t)
+        .into_iter()
+        .filter(|i| !besides.contains(i) && !rs.contains(i))
+        .count();
+    let last = besides.iter().copied().max().unwrap_or(0);
+    (rs.len() == 1 && rs[0] > last && ws == 0).then(|| rs[0])
+}
+
 /// What a GEMM's result turns into.
 enum Pattern {
     Bf16 {
@@ -106,24 +121,29 @@ fn pattern(lir: &Lir, gi: usize, x: TensorId) -> Option<Pattern> {
             // Scale, then optionally add the zero point in place, then convert.
             let mut kernels = vec![r];
             let mut zero_point = None;
-            let mut next = single_reader(lir, dt, r)?;
-            if let KOp::Vpu {
-                op: VOp::Add,
-                dst: zd,
-                a: za,
-                b: Some(zb),
-            } = &lir.kernels[next].op
-            {
-                let crate::lir::Base::Const(c) = zb.base else {
-                    return None;
-                };
-                if zd != za || zd.tensor() != Some(dt) {
-                    return None;
+            // The zero-point add works in place, so it reads `dt` as the conversion after it
+            // does: it must be the first reader after the scale, and the conversion then the
+            // only reader besides the two.
+            let first = readers(lir, dt).into_iter().find(|&i| i > r)?;
+            let next = match &lir.kernels[first].op {
+                KOp::Vpu {
+                    op: VOp::Add,
+                    dst: zd,
+                    a: za,
+                    b: Some(zb),
+                } => {
+                    let crate::lir::Base::Const(c) = zb.base else {
+                        return None;
+                    };
+                    if zd != za || zd.tensor() != Some(dt) {
+                        return None;
+                    }
+                    zero_point = Some(c);
+                    kernels.push(first);
+                    single_reader_besides(lir, dt, &[r, first])?
                 }
-                zero_point = Some(c);
-                kernels.push(next);
-                next = single_reader(lir, dt, next)?;
-            }
+                _ => single_reader(lir, dt, r)?,
+            };
             let KOp::Vpu {
                 op: VOp::Cvt(to),
                 dst: qdst,

@@ -40,6 +40,8 @@ pub struct Target {
     pub gather_pooling: Vec<Pooling>,
     pub hbm_bytes: u64,
     pub hbm_bytes_per_cycle: f64,
+    /// One DMA engine's bytes per cycle.
+    pub dma_bytes_per_cycle: f64,
     pub lanes: u64,
 }
 
@@ -94,6 +96,7 @@ impl Target {
             gather_pooling: pooling,
             hbm_bytes: chip.memory.capacity_bytes,
             hbm_bytes_per_cycle,
+            dma_bytes_per_cycle: chip.dma.bytes_per_cycle.unwrap_or(64) as f64,
             lanes: u64::from(chip.cores.vector.lanes.max(1)),
         }
     }

@@ -69,6 +69,8 @@ pub struct MemPlan {
     /// (first sample, samples) per core.
     pub samples: Vec<(u64, u64)>,
     pub mb: u64,
+    /// Row blocks each micro-batch is emitted in (see `schedule`).
+    pub parts: u64,
     /// Start of each core's shared region.
     pub shared_base: Vec<u64>,
     pub shared_region_bytes: u64,
@@ -117,7 +119,7 @@ fn workspaces(
     budget: u64,
     cores: u32,
 ) -> Option<(Vec<Workspace>, u64)> {
-    let mut need = tile::assign(lir, t, mb, budget, cores)?;
+    let mut need = tile::assign(lir, t, mb.div_ceil(parts(t, mb)), budget, cores)?;
     let mut ws = Vec::with_capacity(lir.kernels.len());
     for k in &lir.kernels {
         let w = match &k.op {
@@ -163,23 +165,76 @@ fn workspaces(
     Some((ws, need))
 }
 
+/// Row blocks of a micro-batch: two when each still fills every array of a core (so the
+/// products stay efficient), else one.
+pub fn parts(t: &Target, mb: u64) -> u64 {
+    if mb >= 2 * t.units * t.rows { 2 } else { 1 }
+}
+
 /// Lifetimes (first, last kernel) of the tensors the kernels touch.
-fn lifetimes(lir: &Lir) -> BTreeMap<TensorId, (usize, usize)> {
+///
+/// The kernels of a column run (`schedule::column_run`) are emitted slice by slice, so every
+/// tensor a run touches lives from the run's first kernel to its last: a tensor that one of
+/// them reads last must not share bytes with one that a later kernel of the run writes.
+fn lifetimes(lir: &Lir, t: &Target) -> BTreeMap<TensorId, (usize, usize)> {
     let mut life: BTreeMap<TensorId, (usize, usize)> = BTreeMap::new();
     for (i, k) in lir.kernels.iter().enumerate() {
         let (r, w) = Lir::views(&k.op);
         for v in r.into_iter().chain(w) {
-            if let Base::Tensor(t) = v.base {
+            if let Base::Tensor(id) = v.base {
                 let lead = if matches!(k.op, KOp::Load { .. }) {
                     LOAD_LEAD
                 } else {
                     0
                 };
-                let e = life.entry(t).or_insert((i.saturating_sub(lead), i));
+                let e = life.entry(id).or_insert((i.saturating_sub(lead), i));
                 e.0 = e.0.min(i.saturating_sub(lead));
                 e.1 = e.1.max(i);
             }
         }
+    }
+    // A gather runs on its own engines for a long time after it is issued: its ids stay live
+    // until the first kernel that reads what the gather writes, so nothing issued in between
+    // (DLRM's bottom MLP) reuses their bytes and has to wait for the gather to finish.
+    for (i, k) in lir.kernels.iter().enumerate() {
+        let KOp::Gather { idx, dst, .. } = &k.op else {
+            continue;
+        };
+        let (Some(ids), Some(out)) = (idx.tensor(), dst.tensor()) else {
+            continue;
+        };
+        let reader = lir.kernels[i + 1..]
+            .iter()
+            .position(|k2| {
+                Lir::views(&k2.op)
+                    .0
+                    .iter()
+                    .any(|v| v.base == Base::Tensor(out))
+            })
+            .map(|p| i + 1 + p);
+        if let (Some(j), Some(e)) = (reader, life.get_mut(&ids)) {
+            e.1 = e.1.max(j);
+        }
+    }
+    let slice = crate::passes::schedule::slice_cols(t);
+    let mut ki = 0;
+    while ki < lir.kernels.len() {
+        let Some((end, _)) = crate::passes::schedule::column_run(lir, ki, slice) else {
+            ki += 1;
+            continue;
+        };
+        for k in &lir.kernels[ki..end] {
+            let (r, w) = Lir::views(&k.op);
+            for v in r.into_iter().chain(w) {
+                if let Base::Tensor(id) = v.base {
+                    if let Some(e) = life.get_mut(&id) {
+                        e.0 = e.0.min(ki);
+                        e.1 = e.1.max(end - 1);
+                    }
+                }
+            }
+        }
+        ki = end;
     }
     life
 }
@@ -240,8 +295,10 @@ pub fn run(
     let samples: Vec<(u64, u64)> = (0..u64::from(used_cores))
         .map(|c| (c * bc, bc.min(batch - c * bc)))
         .collect();
-    // Shared: the cache (the chip sets it aside), then one region per core.
-    let cache = align(t.cache_bytes.max(emb.cache_bytes));
+    // Shared: the hot rows the placement chose, then one region per core. The cache is
+    // software managed (gathers find rows through their cache maps), so the part of the chip's
+    // hot-row budget the placement left empty is ordinary shared SRAM.
+    let cache = align(emb.cache_bytes);
     let region = (t.shared_bytes.saturating_sub(cache) / u64::from(used_cores)) / 64 * 64;
     let shared_base: Vec<u64> = (0..u64::from(used_cores))
         .map(|c| cache + c * region)
@@ -278,7 +335,7 @@ pub fn run(
         });
     }
     let budget = (t.local_bytes - local_base) / 2 / 64 * 64;
-    let life = lifetimes(lir);
+    let life = lifetimes(lir, t);
 
     let mut mb = bc;
     let mut last_failure;
@@ -313,6 +370,16 @@ pub fn run(
                 (Space::Local, act_lo, t.local_bytes),
                 (Space::Shared, shared_lo, region),
             ];
+            if std::env::var("RF_DEBUG_MEM").is_ok() {
+                eprintln!(
+                    "mb {mb}: local act {} shared {}",
+                    t.local_bytes - act_lo,
+                    region - shared_lo
+                );
+                for (tid, size, l) in &items {
+                    eprintln!("  {:>10} {:?} {}", size, l, lir.tensor(*tid).name);
+                }
+            }
             match place(&items, &regions) {
                 Ok((locs, high)) => {
                     let mut tensors = vec![None; lir.tensors.len()];
@@ -323,6 +390,7 @@ pub fn run(
                         cores: used_cores,
                         samples,
                         mb,
+                        parts: parts(t, mb),
                         shared_base,
                         shared_region_bytes: region,
                         tensors,

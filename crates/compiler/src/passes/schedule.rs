@@ -20,13 +20,13 @@
 //! Semaphores come from [`crate::sync::Stream`]: every instruction waits exactly for the
 //! earlier instructions of other queues whose bytes it touches.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use seedchip_ir::{Activation, Pooling, UnaryOp};
 use seedchip_isa::{Addr, ChipSem, DType, F32Imm, Inst, Space};
 
 use crate::Error;
-use crate::lir::{Base, Bmm, Gemm, KOp, Lir, MatPrecision, OutConv, VOp, View};
+use crate::lir::{Base, Bmm, Dim, Gemm, KOp, Lir, MatPrecision, OutConv, VOp, View};
 use crate::passes::Target;
 use crate::passes::emit::HbmLayout;
 use crate::passes::place_embeddings::{COPY_ROWS, EmbeddingPlan, GATHER_BAGS, row_bytes};
@@ -41,29 +41,36 @@ use crate::sync::{GatherHint, InstRef, Stream};
 /// respecting read/write dependencies on tensors.
 pub fn order(lir: &mut Lir) {
     let n = lir.kernels.len();
-    let touches: Vec<(BTreeSet<Base>, BTreeSet<Base>)> = lir
+    // What each kernel reads and writes: the base and the `[first, last + 1)` element range
+    // within a sample. Two kernels writing disjoint columns of one tensor (gathers filling
+    // their slots of DLRM's feature matrix, the bottom MLP its first columns) are independent,
+    // so the gathers can run first.
+    type Touch = (Base, u64, u64);
+    let touch = |v: &View| (v.base, v.offset, v.extent());
+    let touches: Vec<(Vec<Touch>, Vec<Touch>)> = lir
         .kernels
         .iter()
         .map(|k| {
             let (r, w) = Lir::views(&k.op);
             (
                 r.iter()
-                    .map(|v| v.base)
-                    .filter(|b| matches!(b, Base::Tensor(_)))
+                    .filter(|v| matches!(v.base, Base::Tensor(_)))
+                    .map(|v| touch(v))
                     .collect(),
-                w.iter().map(|v| v.base).collect(),
+                w.iter().map(|v| touch(v)).collect(),
             )
         })
         .collect();
+    let meets = |x: &[Touch], y: &[Touch]| {
+        x.iter()
+            .any(|a| y.iter().any(|b| a.0 == b.0 && a.1 < b.2 && b.1 < a.2))
+    };
     let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
     for j in 0..n {
         for i in 0..j {
             let (ri, wi) = &touches[i];
             let (rj, wj) = &touches[j];
-            let conflict = wi.intersection(rj).next().is_some()
-                || wi.intersection(wj).next().is_some()
-                || ri.intersection(wj).next().is_some();
-            if conflict {
+            if meets(wi, rj) || meets(wi, wj) || meets(ri, wj) {
                 preds[j].push(i);
             }
         }
@@ -89,6 +96,17 @@ pub fn order(lir: &mut Lir) {
         .into_iter()
         .map(|i| slots[i].take().expect("each once"))
         .collect();
+}
+
+/// Lookups one gather instruction takes at most. An engine pools about one row per cycle,
+/// so a many-hot table (DLRM-v2's 100-hot feature: 51,200 lookups per 512 bags) in one
+/// instruction would keep one engine busy for tens of thousands of cycles while the others idle;
+/// split, its bags spread over every engine.
+pub const GATHER_LOOKUPS: u64 = 4096;
+
+/// Bags per gather instruction for a table read `hotness` times per bag.
+fn gather_bags(hotness: u64) -> u64 {
+    (GATHER_LOOKUPS / hotness.max(1)).clamp(1, GATHER_BAGS)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -220,8 +238,10 @@ struct Em<'a> {
     hbm: &'a HbmLayout,
     core: usize,
     s: Stream,
-    /// First sample of the micro-batch (absolute) and its size.
+    /// First sample of the current part (absolute), its first sample within the micro-batch's
+    /// tensors, and its size.
     s0: u64,
+    sub0: u64,
     n: u64,
     wslot: u64,
     accslot: u64,
@@ -520,11 +540,12 @@ impl<'a> Em<'a> {
             Base::Const(c) => self.mem.const_addr(c, self.core),
         };
         let elem = self.elem(v.base);
-        let mut strides = vec![self.lir.batch_stride(v)];
+        let bs = self.lir.batch_stride(v);
+        let mut strides = vec![bs];
         strides.extend(v.dims.iter().map(|d| d.stride));
         Opnd {
             space,
-            base: base + v.offset * elem,
+            base: base + (self.sub0 * bs + v.offset) * elem,
             elem,
             strides,
         }
@@ -836,7 +857,7 @@ impl<'a> Em<'a> {
                 let off = offsets(hotness);
                 let mut b0 = 0;
                 while b0 < self.n {
-                    let bags = (self.n - b0).min(GATHER_BAGS);
+                    let bags = (self.n - b0).min(gather_bags(hotness));
                     let inst = mk(
                         p,
                         d.at(&[b0]),
@@ -1002,7 +1023,7 @@ impl<'a> Em<'a> {
         };
         let (wbase, _) = self.mem.arenas[arena];
         let e = p.dtype().size_bytes().unwrap_or(1);
-        let acc_bytes = align(tiles.mt * tiles.nt * 4);
+        let acc_bytes = align(tiles.mt * tiles.acc_cols * 4);
         let wtile_bytes = align(tiles.kt * tiles.nt * e);
         let acc_at = |slot: u64| wbase + slot * acc_bytes;
         let w_at = |slot: u64| wbase + 2 * acc_bytes + slot * wtile_bytes;
@@ -1028,6 +1049,14 @@ impl<'a> Em<'a> {
         let (k, n) = (g.k, g.n);
         let k_tiles = k.div_ceil(tiles.kt);
         let n_tiles = n.div_ceil(tiles.nt);
+        // Column blocks per accumulator: blocks `j` with the same `j / per_acc` accumulate side
+        // by side and share one epilogue.
+        let per_acc = (tiles.acc_cols / tiles.nt).max(1);
+        let acc_group = |j: u64| -> (u64, u64) {
+            let j0 = j / per_acc * per_acc;
+            let cols = (n - j0 * tiles.nt).min(per_acc * tiles.nt);
+            (j0, cols)
+        };
         let wbase_hbm = self.hbm.weight_at[&g.w];
         let tile_off = |i: u64, j: u64| -> (u64, u64, u64) {
             let ntj = tiles.nt.min(n - j * tiles.nt);
@@ -1035,6 +1064,9 @@ impl<'a> Em<'a> {
             ((j * k * tiles.nt + i * tiles.kt * ntj) * e, kti, ntj)
         };
         // Steps: (group index, m0, rows, j, i).
+        // Within one accumulator the reduction is the outer loop: the products of input
+        // column block `i` run before those of block `i + 1`, so a GEMM can start on the first
+        // columns of its input while the vector unit still produces the last ones.
         let groups = nest.indices(&loops);
         let mut steps = Vec::new();
         for (gi, _) in groups.iter().enumerate() {
@@ -1042,10 +1074,15 @@ impl<'a> Em<'a> {
             let mut m0 = 0;
             while m0 < total {
                 let rows = (total - m0).min(tiles.mt);
-                for j in 0..n_tiles {
+                let mut j0 = 0;
+                while j0 < n_tiles {
+                    let j1 = (j0 + per_acc).min(n_tiles);
                     for i in 0..k_tiles {
-                        steps.push((gi, m0, rows, j, i));
+                        for j in j0..j1 {
+                            steps.push((gi, m0, rows, j, i));
+                        }
                     }
+                    j0 = j1;
                 }
                 m0 += rows;
             }
@@ -1080,11 +1117,13 @@ impl<'a> Em<'a> {
             if si + 1 < steps.len() {
                 next_slot = load(self, steps[si + 1])?;
             }
-            if i == 0 {
+            let (j0, gcols) = acc_group(j);
+            if i == 0 && j == j0 {
                 acc_slot = self.accslot % 2;
                 self.accslot += 1;
             }
             let (_, kti, ntj) = tile_off(i, j);
+            let acc_addr = acc_at(acc_slot) + (j - j0) * tiles.nt * 4;
             let mut at = groups[gi].clone();
             if let Some(d) = rows_dim {
                 at[d] = m0;
@@ -1095,7 +1134,7 @@ impl<'a> Em<'a> {
             self.push(
                 Inst::MxuMatmul {
                     dtype: p.dtype(),
-                    acc: Addr::local(acc_at(acc_slot)),
+                    acc: Addr::local(acc_addr),
                     a: a_addr,
                     b: Addr::local(w_at(slot)),
                     m: u32_of(rows, node)?,
@@ -1103,24 +1142,26 @@ impl<'a> Em<'a> {
                     n: u32_of(ntj, node)?,
                     lda: u32_of(lda, node)?,
                     ldb: u32_of(ntj, node)?,
-                    ldacc: u32_of(ntj, node)?,
+                    ldacc: u32_of(gcols, node)?,
                     accumulate: i > 0,
                     transpose_b: false,
                 },
                 node,
             );
-            if i + 1 == k_tiles {
+            let group_done = j + 1 == n_tiles || acc_group(j + 1).0 != j0;
+            if i + 1 == k_tiles && group_done {
+                // The last product of the accumulator's last column block: finish it.
                 let ldd = rows_dim.map_or(0, |d| nest.ops[1].strides[d]);
                 let d_addr = nest.ops[1].at(&at);
                 let d_elem = nest.ops[1].elem;
-                let d_addr = Addr::new(d_addr.space, d_addr.offset + j * tiles.nt * d_elem);
+                let d_addr = Addr::new(d_addr.space, d_addr.offset + j0 * tiles.nt * d_elem);
                 self.epilogue(
                     g,
                     p,
                     acc_at(acc_slot),
                     rows,
-                    ntj,
-                    j * tiles.nt,
+                    gcols,
+                    j0 * tiles.nt,
                     d_addr,
                     ldd,
                     node,
@@ -1592,6 +1633,36 @@ impl<'a> Em<'a> {
         Ok(())
     }
 
+    /// The elementwise kernels `run` (see [`column_run`]), slice by slice.
+    fn column_slices(
+        &mut self,
+        run: std::ops::Range<usize>,
+        width: u64,
+        slice: u64,
+    ) -> Result<(), Error> {
+        let mut c0 = 0;
+        while c0 < width {
+            let w = slice.min(width - c0);
+            let lir = self.lir;
+            for ki in run.clone() {
+                let k = &lir.kernels[ki];
+                let KOp::Vpu { op, dst, a, b } = &k.op else {
+                    unreachable!("column runs hold elementwise kernels")
+                };
+                let b = b.as_ref().map(|b| slice_view(b, c0, w));
+                self.elementwise(
+                    *op,
+                    &slice_view(dst, c0, w),
+                    &slice_view(a, c0, w),
+                    b.as_ref(),
+                    &k.node,
+                )?;
+            }
+            c0 += w;
+        }
+        Ok(())
+    }
+
     fn kernel(&mut self, ki: usize) -> Result<(), Error> {
         let k = &self.lir.kernels[ki];
         let node = k.node.as_str();
@@ -1689,6 +1760,73 @@ impl<'a> Em<'a> {
     }
 }
 
+/// Columns of one slice of an elementwise run: a whole vector-unit width (a strided row
+/// narrower than the lanes would waste them), in whole array rows so a GEMM's input column
+/// blocks never straddle two slices.
+pub(crate) fn slice_cols(t: &Target) -> u64 {
+    t.lanes.max(1).div_ceil(t.rows.max(1)) * t.rows.max(1)
+}
+
+/// The column slice `[c0, c0 + w)` of a view over `width` elements per sample: the contiguous
+/// part, or the same broadcast (all strides 0).
+fn slice_view(v: &View, c0: u64, w: u64) -> View {
+    if v.dims.iter().all(|d| d.stride == 0 || d.size == 1) && v.numel() > 1 {
+        View {
+            base: v.base,
+            offset: v.offset,
+            dims: vec![Dim::new(w, 0)],
+        }
+    } else {
+        View {
+            base: v.base,
+            offset: v.offset + c0,
+            dims: vec![Dim::new(w, 1)],
+        }
+    }
+}
+
+/// A run of elementwise kernels from `ki` that can be emitted column slice by column slice:
+/// every operand covers the same `width` elements per sample, contiguous (or one broadcast
+/// value), and every tensor is seen at one offset, so element `c` of each operand is the same
+/// element everywhere in the run and slice-major order computes exactly what kernel-major
+/// order does. Returns the end of the run and `width`, when `width` exceeds one slice.
+///
+/// Emitted this way the slices of a GEMM's input come out one after another: the GEMM (which
+/// reduces over its input's column blocks in order) starts on the first slice while the vector
+/// unit produces the rest, instead of waiting for whole-tensor instructions (DCN-v2's gate,
+/// residual and requantization over 3,456 columns).
+pub(crate) fn column_run(lir: &Lir, ki: usize, slice: u64) -> Option<(usize, u64)> {
+    let mut width = None;
+    let mut offsets: BTreeMap<Base, u64> = BTreeMap::new();
+    let mut end = ki;
+    'kernels: for k in &lir.kernels[ki..] {
+        let KOp::Vpu { dst, a, b, .. } = &k.op else {
+            break;
+        };
+        let w = dst.numel();
+        if *width.get_or_insert(w) != w || dst.tensor().is_none() {
+            break;
+        }
+        let mut seen = offsets.clone();
+        for v in [Some(dst), Some(a), b.as_ref()].into_iter().flatten() {
+            let broadcast = v.dims.iter().all(|d| d.stride == 0 || d.size == 1) && w > 1;
+            if v.numel() != w || !(v.is_contiguous() || broadcast) {
+                break 'kernels;
+            }
+            if broadcast && v.tensor().is_some() {
+                break 'kernels;
+            }
+            if !broadcast && *seen.entry(v.base).or_insert(v.offset) != v.offset {
+                break 'kernels;
+            }
+        }
+        offsets = seen;
+        end += 1;
+    }
+    let width = width?;
+    (end > ki && width > slice).then_some((end, width))
+}
+
 /// Builds every core's instruction stream.
 pub fn emit(
     lir: &Lir,
@@ -1709,6 +1847,7 @@ pub fn emit(
             core,
             s: Stream::new(core as u32),
             s0: first,
+            sub0: 0,
             n: 0,
             wslot: 0,
             accslot: 0,
@@ -1716,12 +1855,28 @@ pub fn emit(
         em.prologue()?;
         let mut done = 0;
         while done < count {
-            em.n = (count - done).min(mem.mb);
-            em.s0 = first + done;
-            for ki in 0..lir.kernels.len() {
-                em.kernel(ki)?;
+            let n = (count - done).min(mem.mb);
+            // The micro-batch runs as `parts` row blocks, kernel by kernel: while the vector
+            // unit finishes one block's elementwise work, the matrix unit starts the next
+            // block's products (in-order queues need the independent work next in line).
+            let part = n.div_ceil(mem.parts.max(1));
+            let mut ki = 0;
+            while ki < lir.kernels.len() {
+                let run = column_run(lir, ki, slice_cols(t));
+                let mut sub = 0;
+                while sub < n {
+                    em.n = part.min(n - sub);
+                    em.sub0 = sub;
+                    em.s0 = first + done + sub;
+                    match run {
+                        Some((end, width)) => em.column_slices(ki..end, width, slice_cols(t))?,
+                        None => em.kernel(ki)?,
+                    }
+                    sub += em.n;
+                }
+                ki = run.map_or(ki + 1, |(end, _)| end);
             }
-            done += em.n;
+            done += n;
         }
         em.s.push(Inst::CtlHalt {}, "end", None, &[]);
         out.push(em.s);

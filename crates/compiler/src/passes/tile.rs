@@ -67,8 +67,11 @@ fn epilogue_ops(g: &Gemm) -> u64 {
 /// Workspace bytes of a tiling: double-buffered accumulators plus the weight buffers.
 pub fn gemm_workspace(p: MatPrecision, t: &GemmTiles) -> u64 {
     let acc = p.acc().size_bytes().unwrap_or(4);
-    2 * align(t.mt * t.nt * acc) + t.w_buffers * align(t.kt * t.nt * elem(p))
+    2 * align(t.mt * t.acc_cols * acc) + t.w_buffers * align(t.kt * t.nt * elem(p))
 }
+
+/// Cycles from a DMA request to HBM to its first data, for the cost model.
+const MEMORY_LATENCY_CYCLES: f64 = 300.0;
 
 pub fn align(x: u64) -> u64 {
     x.div_ceil(64) * 64
@@ -88,33 +91,59 @@ pub fn search_gemm(
     let k_tiles = g.k.div_ceil(kt);
     let n_tiles = g.n.div_ceil(nt);
     let hbm = t.hbm_bytes_per_cycle / f64::from(cores.max(1));
+    // A weight tile's DMA: its bytes at the slower of one engine and this core's HBM share,
+    // plus the memory's latency.
+    let tile_bytes = (kt * nt * elem(p)) as f64;
+    let dma_tile = tile_bytes / t.dma_bytes_per_cycle.min(hbm).max(1e-9) + MEMORY_LATENCY_CYCLES;
+    let stretch = (t.units * t.rows * t.cols) as f64 / t.macs(p).max(1) as f64;
+    // Accumulators as wide as the vector unit (whole column blocks, at most `n`), or one
+    // block.
+    let wide = (t.lanes / nt).max(1).min(n_tiles) * nt;
+    let wide = if wide >= n_tiles * nt { g.n } else { wide };
     let mut best: Option<(GemmTiles, f64)> = None;
     let mut mt = m.max(1);
     loop {
-        for wb in [2u64, 3] {
+        for (acc_cols, wb) in [wide, nt]
+            .into_iter()
+            .flat_map(|a| [2u64, 3, 4, 6, 8].map(|wb| (a, wb)))
+        {
             let tiles = GemmTiles {
                 kt,
                 nt,
                 mt,
                 w_buffers: wb,
+                acc_cols,
             };
             if gemm_workspace(p, &tiles) > budget {
                 continue;
             }
             let chunks = m.div_ceil(mt);
             let last = m - (chunks - 1) * mt;
-            let per_chunk =
-                |rows: u64| (k_tiles * n_tiles) as f64 * matmul_cycles(t, p, rows, kt, nt);
+            // Consecutive tiles issue every `max(rows streamed, array rows)` cycles; a weight
+            // buffer is free again only when the product reading it has drained, so `wb`
+            // buffers sustain that rate only if they cover one tile's load plus one tile's
+            // full latency.
+            let per_chunk = |rows: u64| {
+                let interval = (rows.div_ceil(t.units.max(1)).max(t.rows)) as f64 * stretch;
+                let latency = interval + (t.rows + t.cols) as f64 * stretch;
+                let paced = (dma_tile + latency) / (wb - 1) as f64;
+                (k_tiles * n_tiles) as f64 * interval.max(paced)
+            };
             let mxu = (chunks - 1) as f64 * per_chunk(mt) + per_chunk(last);
             let wbytes = (chunks * g.k * g.n * elem(p)) as f64;
             let dma = wbytes / hbm.max(1e-9);
-            let vpu = (m * g.n * epilogue_ops(g)) as f64 / t.lanes.max(1) as f64;
-            // Deeper weight buffering hides DMA jitter; a small credit breaks ties toward it
-            // only when the DMA is the bottleneck.
-            let hide = if wb == 3 && dma > mxu { 0.98 } else { 1.0 };
-            let first = (kt * nt * elem(p)) as f64 / hbm.max(1e-9);
-            let cost = mxu.max(dma * hide).max(vpu) + first;
-            if best.as_ref().is_none_or(|(_, c)| cost < *c) {
+            // The epilogue's steps on the accumulator are flat vectors; its last step writes a
+            // column slice of the output, one lane group per row unless it covers whole rows.
+            let lanes = t.lanes.max(1) as f64;
+            let ops = epilogue_ops(g) as f64;
+            let last = if acc_cols >= g.n {
+                (m * g.n) as f64 / lanes
+            } else {
+                (m * acc_cols.div_ceil(t.lanes.max(1))) as f64 * g.n.div_ceil(acc_cols) as f64
+            };
+            let vpu = (m * g.n) as f64 * (ops - 1.0).max(0.0) / lanes + last;
+            let cost = mxu.max(dma).max(vpu) + dma_tile;
+            if best.as_ref().is_none_or(|(_, c)| cost < *c * (1.0 - 1e-9)) {
                 best = Some((tiles, cost));
             }
         }
