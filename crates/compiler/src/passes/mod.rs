@@ -185,6 +185,7 @@ pub fn run(graph: &Graph, chip: &Chip, options: &CompileOptions) -> Result<Compi
     check(options, "place_embeddings", verify::lir(&lir))?;
 
     schedule::order(&mut lir);
+    schedule::slice_runs(&mut lir, &target);
     check(options, "schedule (order)", verify::lir(&lir))?;
 
     let batch = u64::from(options.batch);

@@ -172,11 +172,7 @@ pub fn parts(t: &Target, mb: u64) -> u64 {
 }
 
 /// Lifetimes (first, last kernel) of the tensors the kernels touch.
-///
-/// The kernels of a column run (`schedule::column_run`) are emitted slice by slice, so every
-/// tensor a run touches lives from the run's first kernel to its last: a tensor that one of
-/// them reads last must not share bytes with one that a later kernel of the run writes.
-fn lifetimes(lir: &Lir, t: &Target) -> BTreeMap<TensorId, (usize, usize)> {
+fn lifetimes(lir: &Lir) -> BTreeMap<TensorId, (usize, usize)> {
     let mut life: BTreeMap<TensorId, (usize, usize)> = BTreeMap::new();
     for (i, k) in lir.kernels.iter().enumerate() {
         let (r, w) = Lir::views(&k.op);
@@ -215,26 +211,6 @@ fn lifetimes(lir: &Lir, t: &Target) -> BTreeMap<TensorId, (usize, usize)> {
         if let (Some(j), Some(e)) = (reader, life.get_mut(&ids)) {
             e.1 = e.1.max(j);
         }
-    }
-    let slice = crate::passes::schedule::slice_cols(t);
-    let mut ki = 0;
-    while ki < lir.kernels.len() {
-        let Some((end, _)) = crate::passes::schedule::column_run(lir, ki, slice) else {
-            ki += 1;
-            continue;
-        };
-        for k in &lir.kernels[ki..end] {
-            let (r, w) = Lir::views(&k.op);
-            for v in r.into_iter().chain(w) {
-                if let Base::Tensor(id) = v.base {
-                    if let Some(e) = life.get_mut(&id) {
-                        e.0 = e.0.min(ki);
-                        e.1 = e.1.max(end - 1);
-                    }
-                }
-            }
-        }
-        ki = end;
     }
     life
 }
@@ -335,7 +311,7 @@ pub fn run(
         });
     }
     let budget = (t.local_bytes - local_base) / 2 / 64 * 64;
-    let life = lifetimes(lir, t);
+    let life = lifetimes(lir);
 
     let mut mb = bc;
     let mut last_failure;

@@ -26,7 +26,7 @@ use seedchip_ir::{Activation, Pooling, UnaryOp};
 use seedchip_isa::{Addr, ChipSem, DType, F32Imm, Inst, Space};
 
 use crate::Error;
-use crate::lir::{Base, Bmm, Dim, Gemm, KOp, Lir, MatPrecision, OutConv, VOp, View};
+use crate::lir::{Base, Bmm, Dim, Gemm, KOp, Lir, MatPrecision, OutConv, TensorId, VOp, View};
 use crate::passes::Target;
 use crate::passes::emit::HbmLayout;
 use crate::passes::place_embeddings::{COPY_ROWS, EmbeddingPlan, GATHER_BAGS, row_bytes};
@@ -1633,36 +1633,6 @@ impl<'a> Em<'a> {
         Ok(())
     }
 
-    /// The elementwise kernels `run` (see [`column_run`]), slice by slice.
-    fn column_slices(
-        &mut self,
-        run: std::ops::Range<usize>,
-        width: u64,
-        slice: u64,
-    ) -> Result<(), Error> {
-        let mut c0 = 0;
-        while c0 < width {
-            let w = slice.min(width - c0);
-            let lir = self.lir;
-            for ki in run.clone() {
-                let k = &lir.kernels[ki];
-                let KOp::Vpu { op, dst, a, b } = &k.op else {
-                    unreachable!("column runs hold elementwise kernels")
-                };
-                let b = b.as_ref().map(|b| slice_view(b, c0, w));
-                self.elementwise(
-                    *op,
-                    &slice_view(dst, c0, w),
-                    &slice_view(a, c0, w),
-                    b.as_ref(),
-                    &k.node,
-                )?;
-            }
-            c0 += w;
-        }
-        Ok(())
-    }
-
     fn kernel(&mut self, ki: usize) -> Result<(), Error> {
         let k = &self.lir.kernels[ki];
         let node = k.node.as_str();
@@ -1763,7 +1733,7 @@ impl<'a> Em<'a> {
 /// Columns of one slice of an elementwise run: a whole vector-unit width (a strided row
 /// narrower than the lanes would waste them), in whole array rows so a GEMM's input column
 /// blocks never straddle two slices.
-pub(crate) fn slice_cols(t: &Target) -> u64 {
+fn slice_cols(t: &Target) -> u64 {
     t.lanes.max(1).div_ceil(t.rows.max(1)) * t.rows.max(1)
 }
 
@@ -1791,11 +1761,11 @@ fn slice_view(v: &View, c0: u64, w: u64) -> View {
 /// element everywhere in the run and slice-major order computes exactly what kernel-major
 /// order does. Returns the end of the run and `width`, when `width` exceeds one slice.
 ///
-/// Emitted this way the slices of a GEMM's input come out one after another: the GEMM (which
-/// reduces over its input's column blocks in order) starts on the first slice while the vector
-/// unit produces the rest, instead of waiting for whole-tensor instructions (DCN-v2's gate,
-/// residual and requantization over 3,456 columns).
-pub(crate) fn column_run(lir: &Lir, ki: usize, slice: u64) -> Option<(usize, u64)> {
+/// Run slice by slice ([`slice_runs`]), the slices of a GEMM's input come out one after
+/// another: the GEMM (which reduces over its input's column blocks in order) starts on the
+/// first slice while the vector unit produces the rest, instead of waiting for whole-tensor
+/// instructions (DCN-v2's gate, residual and requantization over 3,456 columns).
+fn column_run(lir: &Lir, ki: usize, slice: u64) -> Option<(usize, u64)> {
     let mut width = None;
     let mut offsets: BTreeMap<Base, u64> = BTreeMap::new();
     let mut end = ki;
@@ -1825,6 +1795,103 @@ pub(crate) fn column_run(lir: &Lir, ki: usize, slice: u64) -> Option<(usize, u64
     }
     let width = width?;
     (end > ki && width > slice).then_some((end, width))
+}
+
+/// Rewrites every column run ([`column_run`]) slice-major: the run's kernels for columns
+/// `[0, s)`, then for `[s, 2s)`, and so on. A tensor that only the run touches (a temporary
+/// such as DCN-v2's gate product or the scaled value before its int8 conversion) becomes one
+/// small tensor per slice, so it needs a slice of SRAM rather than the whole tensor, and can
+/// stay in local SRAM while the persistent operands sit in the shared SRAM.
+pub fn slice_runs(lir: &mut Lir, t: &Target) {
+    let slice = slice_cols(t);
+    let mut runs = Vec::new();
+    let mut ki = 0;
+    while ki < lir.kernels.len() {
+        match column_run(lir, ki, slice) {
+            Some((end, width)) => {
+                runs.push((ki, end, width));
+                ki = end;
+            }
+            None => ki += 1,
+        }
+    }
+    if runs.is_empty() {
+        return;
+    }
+    // Which kernels touch each tensor.
+    let mut touched: BTreeMap<Base, Vec<usize>> = BTreeMap::new();
+    for (i, k) in lir.kernels.iter().enumerate() {
+        let (r, w) = Lir::views(&k.op);
+        for v in r.into_iter().chain(w) {
+            if matches!(v.base, Base::Tensor(_)) {
+                touched.entry(v.base).or_default().push(i);
+            }
+        }
+    }
+    let old = std::mem::take(&mut lir.kernels);
+    let mut out = Vec::with_capacity(old.len());
+    let mut next_run = runs.into_iter().peekable();
+    let mut ki = 0;
+    while ki < old.len() {
+        let Some(&(start, end, width)) = next_run.peek().filter(|r| r.0 == ki) else {
+            out.push(old[ki].clone());
+            ki += 1;
+            continue;
+        };
+        next_run.next();
+        // Temporaries: tensors only this run touches, each exactly `width` per sample, seen
+        // from offset 0.
+        let mut temps: BTreeMap<Base, ()> = BTreeMap::new();
+        for k in &old[start..end] {
+            let (r, w) = Lir::views(&k.op);
+            for v in r.into_iter().chain(w) {
+                let Base::Tensor(id) = v.base else { continue };
+                let only_here = touched[&v.base].iter().all(|&i| (start..end).contains(&i));
+                if only_here && v.offset == 0 && lir.tensors[id.index()].per_sample == width {
+                    temps.insert(v.base, ());
+                }
+            }
+        }
+        let mut c0 = 0;
+        while c0 < width {
+            let w = slice.min(width - c0);
+            let mut renamed: BTreeMap<Base, Base> = BTreeMap::new();
+            for &b in temps.keys() {
+                let Base::Tensor(id) = b else { continue };
+                let mut tt = lir.tensors[id.index()].clone();
+                tt.name = format!("{}[{c0}..{}]", tt.name, c0 + w);
+                tt.per_sample = w;
+                let nid = TensorId(lir.tensors.len() as u32);
+                lir.tensors.push(tt);
+                renamed.insert(b, Base::Tensor(nid));
+            }
+            let cut = |v: &View| match renamed.get(&v.base) {
+                Some(&nb) => View {
+                    base: nb,
+                    offset: 0,
+                    dims: vec![Dim::new(w, 1)],
+                },
+                None => slice_view(v, c0, w),
+            };
+            for k in &old[start..end] {
+                let KOp::Vpu { op, dst, a, b } = &k.op else {
+                    unreachable!("column runs hold elementwise kernels")
+                };
+                out.push(crate::lir::Kernel {
+                    op: KOp::Vpu {
+                        op: *op,
+                        dst: cut(dst),
+                        a: cut(a),
+                        b: b.as_ref().map(cut),
+                    },
+                    node: k.node.clone(),
+                });
+            }
+            c0 += w;
+        }
+        ki = end;
+    }
+    lir.kernels = out;
 }
 
 /// Builds every core's instruction stream.
@@ -1860,21 +1927,15 @@ pub fn emit(
             // unit finishes one block's elementwise work, the matrix unit starts the next
             // block's products (in-order queues need the independent work next in line).
             let part = n.div_ceil(mem.parts.max(1));
-            let mut ki = 0;
-            while ki < lir.kernels.len() {
-                let run = column_run(lir, ki, slice_cols(t));
+            for ki in 0..lir.kernels.len() {
                 let mut sub = 0;
                 while sub < n {
                     em.n = part.min(n - sub);
                     em.sub0 = sub;
                     em.s0 = first + done + sub;
-                    match run {
-                        Some((end, width)) => em.column_slices(ki..end, width, slice_cols(t))?,
-                        None => em.kernel(ki)?,
-                    }
+                    em.kernel(ki)?;
                     sub += em.n;
                 }
-                ki = run.map_or(ki + 1, |(end, _)| end);
             }
             done += n;
         }
