@@ -1733,6 +1733,9 @@ impl<'a> Em<'a> {
 /// Columns of one slice of an elementwise run: a whole vector-unit width (a strided row
 /// narrower than the lanes would waste them), in whole array rows so a GEMM's input column
 /// blocks never straddle two slices.
+/// Most slices a column run is cut into.
+const MAX_SLICES: u64 = 16;
+
 fn slice_cols(t: &Target) -> u64 {
     t.lanes.max(1).div_ceil(t.rows.max(1)) * t.rows.max(1)
 }
@@ -1793,8 +1796,10 @@ fn column_run(lir: &Lir, ki: usize, slice: u64) -> Option<(usize, u64)> {
         offsets = seen;
         end += 1;
     }
+    // Only a few slices: a run over a whole sequence (HSTU's 256 × 512 values per sample) cut
+    // into 512-column pieces would be thousands of instructions of a few rows each.
     let width = width?;
-    (end > ki && width > slice).then_some((end, width))
+    (end > ki && width > slice && width <= MAX_SLICES * slice).then_some((end, width))
 }
 
 /// Rewrites every column run ([`column_run`]) slice-major: the run's kernels for columns
