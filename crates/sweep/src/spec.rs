@@ -685,6 +685,7 @@ fn search(
     };
     let Some(raw) = raw else {
         check_discrete(cx, params, "grid")?;
+        check_grid_size(cx, params)?;
         return Ok(s);
     };
     s.mode = match raw.mode.get_ref().as_str() {
@@ -706,6 +707,12 @@ fn search(
     }
     let need_points = |name: &str| -> Result<u64, Error> {
         match &raw.points {
+            Some(p) if *p.get_ref() > MAX_POINTS => Err(cx.err(
+                p.span(),
+                "search.points",
+                format!("{} points: at most {MAX_POINTS}", p.get_ref()),
+                Some("split a larger exploration into several sweeps"),
+            )),
             Some(p) if *p.get_ref() > 0 => Ok(*p.get_ref()),
             Some(p) => Err(cx.err(p.span(), "search.points", "must be at least 1", None)),
             None => Err(cx.err(
@@ -727,6 +734,7 @@ fn search(
                 ));
             }
             check_discrete(cx, params, "grid")?;
+            check_grid_size(cx, params)?;
         }
         Mode::Random => s.points = need_points("random")?,
         Mode::Guided => {
@@ -748,6 +756,35 @@ fn search(
         }
     }
     Ok(s)
+}
+
+/// Most designs one sweep may enumerate (a grid's combinations, or random and guided search's
+/// `points`): a million evaluations is already days of compute, and enumerating more would
+/// exhaust memory before the first point runs (found by hardening: `points = 10^12` and a
+/// three-parameter grid of 7 × 10^14 combinations hung instead of failing).
+pub const MAX_POINTS: u64 = 1_000_000;
+
+/// A grid evaluates every combination: their count (the product of the parameters' levels)
+/// must stay within [`MAX_POINTS`]; the error points at the parameter that crosses it.
+fn check_grid_size(cx: &Ctx<'_>, params: &[Param]) -> Result<(), Error> {
+    let mut total: u64 = 1;
+    for p in params {
+        if let Domain::Levels(levels) = &p.domain {
+            total = total.saturating_mul(levels.len() as u64);
+            if total > MAX_POINTS {
+                return Err(cx.err(
+                    p.span.clone(),
+                    &p.label,
+                    format!(
+                        "the grid has more than {MAX_POINTS} combinations (the product of every \
+                         parameter's levels) by this parameter"
+                    ),
+                    Some("fewer levels, or search.mode = \"random\" with `points`"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_discrete(cx: &Ctx<'_>, params: &[Param], mode: &str) -> Result<(), Error> {
@@ -795,30 +832,36 @@ fn param(cx: &Ctx<'_>, raw: &Spanned<RawParam>, base: &Base) -> Result<Param, Er
             ));
         }
     };
-    let levels_of =
-        |values: &[(toml::Value, std::ops::Range<usize>)]| -> Result<Vec<Level>, Error> {
-            let mut out = Vec::new();
-            for (v, vspan) in values {
-                let level = match key {
-                    Some(k) => {
-                        let mut m = BTreeMap::new();
-                        m.insert(k.get_ref().clone(), v.clone());
-                        m
+    // `from_range`: the values are a range's levels, all of one type, so checking the first
+    // and last against the chip format is enough (each check loads a whole chip; 10^5 of them
+    // took minutes). Duplicates are found through a set (a pairwise scan of 10^5 levels hung).
+    let levels_of = |values: &[(toml::Value, std::ops::Range<usize>)],
+                     from_range: bool|
+     -> Result<Vec<Level>, Error> {
+        let mut out = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, (v, vspan)) in values.iter().enumerate() {
+            let level = match key {
+                Some(k) => {
+                    let mut m = BTreeMap::new();
+                    m.insert(k.get_ref().clone(), v.clone());
+                    m
+                }
+                None => match v {
+                    toml::Value::Table(t) if !t.is_empty() => {
+                        t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
                     }
-                    None => match v {
-                        toml::Value::Table(t) if !t.is_empty() => {
-                            t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-                        }
-                        _ => {
-                            return Err(cx.err(
+                    _ => {
+                        return Err(cx.err(
                             vspan.clone(),
                             &format!("param.{label}"),
                             "a named parameter's values are tables of dotted chip keys",
                             Some("e.g. values = [{ \"memory.stacks\" = 2, \"memory.capacity_bytes\" = 34359738368 }]"),
                         ));
-                        }
-                    },
-                };
+                    }
+                },
+            };
+            if !from_range || i == 0 || i + 1 == values.len() {
                 check_level(
                     cx,
                     base,
@@ -827,18 +870,19 @@ fn param(cx: &Ctx<'_>, raw: &Spanned<RawParam>, base: &Base) -> Result<Param, Er
                     vspan.clone(),
                     key.map(|k| k.span()),
                 )?;
-                if out.iter().any(|l: &Level| l.keys == level) {
-                    return Err(cx.err(
-                        vspan.clone(),
-                        &format!("param.{label}"),
-                        "this value is listed twice",
-                        None,
-                    ));
-                }
-                out.push(Level { keys: level });
             }
-            Ok(out)
-        };
+            if !seen.insert(format!("{level:?}")) {
+                return Err(cx.err(
+                    vspan.clone(),
+                    &format!("param.{label}"),
+                    "this value is listed twice",
+                    None,
+                ));
+            }
+            out.push(Level { keys: level });
+        }
+        Ok(out)
+    };
     let domain = match (&r.values, &r.range) {
         (Some(values), None) => {
             if values.get_ref().is_empty() {
@@ -854,7 +898,7 @@ fn param(cx: &Ctx<'_>, raw: &Spanned<RawParam>, base: &Base) -> Result<Param, Er
                 .iter()
                 .map(|v| (v.get_ref().clone(), v.span()))
                 .collect();
-            Domain::Levels(levels_of(&vs)?)
+            Domain::Levels(levels_of(&vs, false)?)
         }
         (None, Some(range)) => {
             let Some(k) = key else {
@@ -976,14 +1020,15 @@ fn param(cx: &Ctx<'_>, raw: &Spanned<RawParam>, base: &Base) -> Result<Param, Er
                     });
                 }
             };
+            // Range levels are monotonic, so values that round to the same integer are adjacent.
             let mut vs: Vec<(toml::Value, std::ops::Range<usize>)> = Vec::new();
             for x in values {
                 let v = mk(x);
-                if !vs.iter().any(|(w, _)| *w == v) {
+                if vs.last().is_none_or(|(w, _)| *w != v) {
                     vs.push((v, range.span()));
                 }
             }
-            Domain::Levels(levels_of(&vs)?)
+            Domain::Levels(levels_of(&vs, true)?)
         }
         (Some(v), Some(_)) => {
             return Err(cx.err(
@@ -1048,4 +1093,43 @@ fn check_level(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by hardening: `points = 10^12` and a grid of 90,000³ combinations hung (the
+    /// second in quadratic duplicate checks and a chip load per range level); both are now
+    /// refused at once with the key and the bound.
+    #[test]
+    fn oversized_sweeps_are_refused_quickly() {
+        let head = "[base]\nchip = \"seedchip-v1\"\n[[model]]\nname = \"rm1\"\nbatches = [8]\n";
+        let random = format!(
+            "{head}[search]\nmode = \"random\"\npoints = 1000000000000\n[[param]]\n\
+             key = \"process.tdp_w\"\nrange = {{ from = 100.0, to = 150.0 }}\n"
+        );
+        let e = parse(&random, "r.toml", None).unwrap_err().to_string();
+        assert!(
+            e.contains("search.points") && e.contains("at most 1000000"),
+            "{e}"
+        );
+        let grid = format!(
+            "{head}[[param]]\nkey = \"process.tdp_w\"\n\
+             range = {{ from = 1.0, to = 90000.0, step = 1.0 }}\n[[param]]\nkey = \"clock_mhz\"\n\
+             range = {{ from = 1.0, to = 90000.0, step = 1.0 }}\n"
+        );
+        let e = parse(&grid, "g.toml", None).unwrap_err().to_string();
+        assert!(
+            e.contains("clock_mhz") && e.contains("more than 1000000"),
+            "{e}"
+        );
+        // A large range within the bounds still parses, every level present.
+        let big = format!(
+            "{head}[[param]]\nkey = \"process.tdp_w\"\n\
+             range = {{ from = 1.0, to = 90000.0, step = 1.0 }}\n"
+        );
+        let spec = parse(&big, "b.toml", None).unwrap();
+        assert!(matches!(&spec.params[0].domain, Domain::Levels(l) if l.len() == 90_000));
+    }
 }
