@@ -62,6 +62,9 @@ for t in "${targets[@]}"; do
     status=$?
     elapsed=$(( $(date +%s) - start ))
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "fuzz/logs/$t.log" | tail -1 | grep -o '[0-9]*$')
+    # libFuzzer's own run time (the wall time above includes building the target).
+    ran=$(grep -o 'Done [0-9]* runs in [0-9]* second' "fuzz/logs/$t.log" | tail -1 | grep -o '[0-9]* second' | grep -o '[0-9]*')
+    [ -n "$ran" ] && elapsed=$ran
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "${execs:-?}" "$elapsed" "$status" "$load" \
         "$(date -u +%FT%TZ)" | tee -a "$results"
     [ "$status" -eq 0 ] || failed=1
