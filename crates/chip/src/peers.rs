@@ -121,8 +121,8 @@ pub fn all() -> Vec<Peer> {
             tdp_w: Some(400.0),
             process: "TSMC 4N (cut-down GH100)",
             die_area_mm2: Some(814.0),
-            price_usd: None,
-            price_note: "no public price",
+            price_usd: Some(12_000.0),
+            price_note: "press reports, no vendor price (U): Reuters (Jan 2024) $12-15k per card from distributors, SemiAnalysis/FT (Jul 2024) average $12k; lower end used",
             contested: true,
             notes: "CONTESTED: every figure is from a leaked NVIDIA sheet (TweakTown 2024); 78 SMs only \
                     from Geekbench; memory reported as HBM3 or HBM3e; no official datasheet",
@@ -215,8 +215,8 @@ pub fn all() -> Vec<Peer> {
             tdp_w: Some(400.0),
             process: "SMIC 7 nm-class (N+1/N+2)",
             die_area_mm2: None,
-            price_usd: None,
-            price_note: "no public price",
+            price_usd: Some(16_700.0),
+            price_note: "press report, no vendor price (U): Reuters (Jan 2024) about 120,000 yuan per card (~$16,700 at 7.2 CNY/USD)",
             contested: true,
             notes: "CONTESTED: no official datasheet; fp16 280-376 TF by SKU (910B1-B4, 320 most cited); \
                     bandwidth quoted as 1.6 TB/s, 1.2 TB/s or 400 GB/s; TDP 310-400 W; no fp8",
