@@ -7,7 +7,9 @@ engines, measured the same way: one prepared session / executor with T intra-op 
 runs, median of 5 timed runs. onnxruntime: sequential execution mode, CPU provider. seedchip: the
 `ref_timing` example of seedchip-onnx (import, `Executor` with `threads = T`). Prints a table
 and the ratio onnxruntime / ref (> 1: ref is faster), then the results as JSON (also written to
---out when given).
+--out when given). Both sides also report CPU time per run (user + system, all threads, over at
+least 5 runs and 1 CPU-second) and its ratio, which a loaded machine disturbs much less than
+wall time.
 
 Usage (release build, from the repository root):
     cargo build --release -p seedchip-cli -p seedchip-onnx --example ref_timing
@@ -79,17 +81,28 @@ def main():
                     sess.run(None, feeds)
                     times.append(time.perf_counter() - t0)
                 ort_s = statistics.median(times)
+                # CPU time of this process (all onnxruntime threads) per run, over at least 5 runs
+                # and 1 CPU-second, as ref_timing does.
+                c0, cpu_runs = time.process_time(), 0
+                while cpu_runs < 5 or time.process_time() - c0 < 1.0:
+                    sess.run(None, feeds)
+                    cpu_runs += 1
+                ort_cpu = (time.process_time() - c0) / cpu_runs
                 inp = os.path.join(tmp, "inputs.npz")
                 np.savez(inp, **feeds)
-                ref_s = json.loads(subprocess.run(
+                ref = json.loads(subprocess.run(
                     [args.ref_timing, path, inp, str(args.threads)],
-                    check=True, capture_output=True, text=True).stdout)["median_s"]
+                    check=True, capture_output=True, text=True).stdout)
+                ref_s, ref_cpu = ref["median_s"], ref["cpu_s"]
                 r = {"model": name, "batch": batch, "threads": args.threads,
                      "onnxruntime_ms": ort_s * 1e3, "ref_ms": ref_s * 1e3,
-                     "ratio": ort_s / ref_s, "load_1min": round(os.getloadavg()[0], 2)}
+                     "ratio": ort_s / ref_s, "onnxruntime_cpu_ms": ort_cpu * 1e3,
+                     "ref_cpu_ms": ref_cpu * 1e3, "cpu_ratio": ort_cpu / ref_cpu,
+                     "load_1min": round(os.getloadavg()[0], 2)}
                 results.append(r)
                 print(f"{name:<10} batch {batch:>5}: onnxruntime {r['onnxruntime_ms']:9.2f} ms, "
-                      f"ref {r['ref_ms']:9.2f} ms, ratio {r['ratio']:.2f} (load {r['load_1min']})",
+                      f"ref {r['ref_ms']:9.2f} ms, ratio {r['ratio']:.2f}; CPU time ratio "
+                      f"{r['cpu_ratio']:.2f} (load {r['load_1min']})",
                       flush=True)
     load = os.getloadavg()
     doc = {"schema_version": 2, "rows_cap": args.rows_cap, "threads": args.threads,

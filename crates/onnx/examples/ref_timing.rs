@@ -2,13 +2,31 @@
 //! `bench/ref_vs_onnxruntime.py` measures onnxruntime: one prepared executor, 2 warm-up runs,
 //! then the median of 5 timed runs (so neither side pays first-run costs the other does not).
 //!
+//! Also the process's CPU time per run (user + system, all threads) over at least 5 runs and
+//! 1 CPU-second, a figure that a loaded machine disturbs far less than wall time.
+//!
 //! `cargo run --release -p seedchip-onnx --example ref_timing -- MODEL.onnx INPUTS.npz THREADS`
-//! prints `{"median_s": .., "best_s": .., "runs": 5}`.
+//! prints `{"median_s": .., "best_s": .., "runs": 5, "cpu_s": .., "cpu_runs": N}`.
 
 use std::path::Path;
 use std::time::Instant;
 
 use seedchip_ref::{Executor, Options};
+
+/// User + system CPU seconds of this process, all threads (Linux `/proc`, 10 ms ticks).
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // utime and stime are fields 14 and 15, the 12th and 13th after the command name.
+    let rest = stat.rsplit_once(')').map_or("", |r| r.1);
+    rest.split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|x| x.parse::<f64>().ok())
+        .sum::<f64>()
+        / 100.0
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -48,8 +66,14 @@ fn main() {
         })
         .collect();
     times.sort_by(f64::total_cmp);
+    let (cpu0, mut cpu_runs) = (cpu_seconds(), 0u32);
+    while cpu_runs < 5 || cpu_seconds() - cpu0 < 1.0 {
+        std::hint::black_box(ex.run(&inputs).unwrap_or_else(|e| fail(e.to_string())));
+        cpu_runs += 1;
+    }
+    let cpu_s = (cpu_seconds() - cpu0) / f64::from(cpu_runs);
     println!(
-        "{{\"median_s\": {}, \"best_s\": {}, \"runs\": {}}}",
+        "{{\"median_s\": {}, \"best_s\": {}, \"runs\": {}, \"cpu_s\": {cpu_s}, \"cpu_runs\": {cpu_runs}}}",
         times[times.len() / 2],
         times[0],
         times.len()

@@ -381,23 +381,42 @@ pub fn gemm(
     }
 }
 
-/// `Σ a[i]·b[i]` in SIMD lanes: two vector accumulators over alternate vectors, the partial
-/// tail into the second, then the lanes summed in `pulp`'s fixed order. Deterministic for a
-/// given CPU (the lane count fixes the order).
+/// `Σ a[i]·b[i]` as 16 running sums (element `i` into sum `i mod 16`, one fused multiply-add
+/// each, in order), then those 16 added in a fixed tree. The same sequence whether the CPU
+/// holds the 16 sums in one AVX-512 register, two AVX2 registers or scalars, so the bits do
+/// not depend on the vector width (only on whether the CPU has FMA, as for [`gemm`]).
 #[inline(always)]
 fn simd_dot<S: Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
+    const {
+        assert!(S::F32_LANES <= 16 && 16 % S::F32_LANES == 0);
+    }
     let n = a.len().min(b.len());
-    let (ah, at) = S::as_simd_f32s(&a[..n]);
-    let (bh, bt) = S::as_simd_f32s(&b[..n]);
-    let mut acc = [simd.splat_f32s(0.0); 2];
-    for (i, (x, y)) in ah.iter().zip(bh).enumerate() {
-        acc[i & 1] = simd.mul_add_e_f32s(*x, *y, acc[i & 1]);
+    let mut acc16 = [0.0f32; 16];
+    {
+        let (acc, _) = S::as_mut_simd_f32s(&mut acc16);
+        let mut step = |x: &[f32], y: &[f32]| {
+            let (xv, _) = S::as_simd_f32s(x);
+            let (yv, _) = S::as_simd_f32s(y);
+            for ((s, &x), &y) in acc.iter_mut().zip(xv).zip(yv) {
+                *s = simd.mul_add_e_f32s(x, y, *s);
+            }
+        };
+        let (ac, bc) = (a[..n].chunks_exact(16), b[..n].chunks_exact(16));
+        let (ar, br) = (ac.remainder(), bc.remainder());
+        for (x, y) in ac.zip(bc) {
+            step(x, y);
+        }
+        if !ar.is_empty() {
+            let (mut x, mut y) = ([0.0f32; 16], [0.0f32; 16]);
+            x[..ar.len()].copy_from_slice(ar);
+            y[..br.len()].copy_from_slice(br);
+            step(&x, &y);
+        }
     }
-    if !at.is_empty() {
-        let (x, y) = (simd.partial_load_f32s(at), simd.partial_load_f32s(bt));
-        acc[1] = simd.mul_add_e_f32s(x, y, acc[1]);
-    }
-    simd.reduce_sum_f32s(simd.add_f32s(acc[0], acc[1]))
+    let s = &acc16;
+    let h8: [f32; 8] = core::array::from_fn(|l| s[l] + s[l + 8]);
+    let h4: [f32; 4] = core::array::from_fn(|l| h8[l] + h8[l + 4]);
+    (h4[0] + h4[2]) + (h4[1] + h4[3])
 }
 
 /// Pairwise dot products of `n` feature vectors per sample, lower triangle row by row
