@@ -6,10 +6,13 @@
 #
 # Each target's corpus (fuzz/corpus/<target>, not committed) is seeded from files in the
 # repository first: presets and broken chip files, zoo models' text IR, ONNX fixtures, test
-# programs. Results go to fuzz/results.tsv (target, executions, seconds, exit status, load at
-# start) and each run's log to fuzz/logs/<target>.log; a crash leaves its input in
-# fuzz/artifacts/<target>/ and the script carries on with the next target, exiting 1 at the end.
-# Stable toolchains need `-s none` (no sanitizer), which this script passes.
+# programs and listings, sweep files, `.npz`/`.npy` files, SCALE-Sim inputs, and the committed
+# seeds under fuzz/seeds/<target>/. Each target is built just before it runs (so a run of one
+# target builds only that one). Results go to fuzz/results.tsv (target, executions, seconds,
+# exit status, load at start, date, commit — `+dirty` when the worktree had changes) and each
+# run's log to fuzz/logs/<target>.log; a crash leaves its input in fuzz/artifacts/<target>/ and
+# the script carries on with the next target, exiting 1 at the end. Stable toolchains need
+# `-s none` (no sanitizer), which this script passes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -37,22 +40,43 @@ seed() {
             find crates/onnx/tests/fixtures -name '*.onnx' -size -64k -exec cp {} "$dir"/ \; 2>/dev/null
             cp tests/bad-inputs/onnx/*.onnx "$dir"/ 2>/dev/null ;;
         isa_roundtrip)
-            cp tests/bad-inputs/program/*.scp "$dir"/ 2>/dev/null ;;
+            cp tests/bad-inputs/program/*.scp tests/bad-inputs/listing/*.s \
+                tests/bad-inputs/support/tiny.scp tests/bad-inputs/support/tiny.s "$dir"/ 2>/dev/null ;;
         sweep_toml)
-            cp tests/bad-inputs/sweep/*.toml examples/*sweep*.toml "$dir"/ 2>/dev/null ;;
+            cp tests/bad-inputs/sweep/*.toml examples/sweeps/*.toml "$dir"/ 2>/dev/null ;;
         workload_toml)
             cp tests/bad-inputs/workload/*.toml crates/serving/src/workloads/*.toml "$dir"/ 2>/dev/null ;;
+        npz_inputs)
+            find crates/onnx/tests/fixtures -name '*.npz' -size -64k -exec sh -c \
+                'cp "$1" "$2/$(echo "$1" | tr / _)"' _ {} "$dir" \; 2>/dev/null
+            cp tests/bad-inputs/inputs/*.npz tests/bad-inputs/weights/*.npy \
+                tests/bad-inputs/support/tiny-inputs.npz "$dir"/ 2>/dev/null ;;
+        scalesim_input)
+            # One byte of flags (bit 0: --gemm), the config, a NUL, the topology.
+            for cfg in tests/bad-inputs/support/*.cfg tests/bad-inputs/scalesim/*.cfg \
+                crates/timing/tests/data/scalesim/*.cfg; do
+                for csv in tests/bad-inputs/support/*.csv tests/bad-inputs/scalesim/*.csv \
+                    crates/timing/tests/data/scalesim/*[0-9].csv; do
+                    for gemm in 0 1; do
+                        { printf "\\$gemm"; cat "$cfg"; printf '\0'; cat "$csv"; } \
+                            >"$dir/$(basename "$cfg" .cfg)+$(basename "$csv" .csv)+$gemm"
+                    done
+                done
+            done ;;
     esac
+    [ -d "fuzz/seeds/$t" ] && cp "fuzz/seeds/$t"/* "$dir"/ 2>/dev/null
     true
 }
 
-(cd fuzz && nice -n 19 cargo fuzz build -s none) || exit 2
 mkdir -p fuzz/logs
 results=fuzz/results.tsv
-[ -f "$results" ] || printf 'target\texecutions\tseconds\tstatus\tload\tdate\n' >"$results"
+[ -f "$results" ] || printf 'target\texecutions\tseconds\tstatus\tload\tdate\tcommit\n' >"$results"
 failed=0
 for t in "${targets[@]}"; do
+    (cd fuzz && nice -n 19 cargo fuzz build -s none "$t") || exit 2
     seed "$t"
+    commit=$(git rev-parse --short HEAD)
+    [ -z "$(git status --porcelain --untracked-files=no)" ] || commit="$commit+dirty"
     load=$(cut -d' ' -f1 /proc/loadavg)
     start=$(date +%s)
     # -timeout: one input running longer than 10 s counts as a hang (a crash).
@@ -65,8 +89,8 @@ for t in "${targets[@]}"; do
     # libFuzzer's own run time (the wall time above includes building the target).
     ran=$(grep -o 'Done [0-9]* runs in [0-9]* second' "fuzz/logs/$t.log" | tail -1 | grep -o '[0-9]* second' | grep -o '[0-9]*')
     [ -n "$ran" ] && elapsed=$ran
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "${execs:-?}" "$elapsed" "$status" "$load" \
-        "$(date -u +%FT%TZ)" | tee -a "$results"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "${execs:-?}" "$elapsed" "$status" "$load" \
+        "$(date -u +%FT%TZ)" "$commit" | tee -a "$results"
     [ "$status" -eq 0 ] || failed=1
 done
 exit $failed

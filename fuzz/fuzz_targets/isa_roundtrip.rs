@@ -1,7 +1,8 @@
 //! Decoding is total and canonical, and the text form is exact, for any input bytes:
 //! whatever decodes (as an instruction stream or as a whole `.scp` program) must encode back
 //! to the same bytes, decode again to the same value, and survive disassemble → assemble.
-//! Arbitrary bytes are also fed to both assemblers, which must never panic.
+//! Arbitrary bytes are also fed to both assemblers, which must never panic, and a `.s` listing
+//! that assembles must survive disassemble → assemble and encode → decode.
 //!
 //! Run: `cargo fuzz run -s none isa_roundtrip` (stable toolchains need `-s none`).
 
@@ -45,6 +46,14 @@ fuzz_target!(|data: &[u8]| {
 
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = assemble_code(text);
-        let _ = Program::assemble(text);
+        // A listing (`run prog.s`) that assembles is the program it lists: it disassembles and
+        // assembles to the same program, and its binary form (when it has one) decodes to it.
+        if let Ok(p) = Program::assemble(text) {
+            let listing = p.disassemble();
+            assert_eq!(Program::assemble(&listing).as_ref(), Ok(&p), "assembled listing round trip");
+            if let Ok(bytes) = p.encode() {
+                assert_eq!(Program::decode(&bytes).as_ref(), Ok(&p), "assembled program encoding");
+            }
+        }
     }
 });

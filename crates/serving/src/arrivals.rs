@@ -163,6 +163,13 @@ impl Arrivals {
             path: p.clone(),
             source,
         })?;
+        Arrivals::parse_trace(&text, &p)
+    }
+
+    /// Parses trace text (see [`Arrivals::read_trace`]); `origin` names it in messages. Kept
+    /// apart from the file read so the parser can be fuzzed in memory.
+    pub fn parse_trace(text: &str, origin: &str) -> Result<Arrivals, Error> {
+        let p = origin.to_string();
         let mut times_s = Vec::new();
         let mut candidates = Vec::new();
         let mut last = f64::NEG_INFINITY;

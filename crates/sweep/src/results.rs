@@ -33,6 +33,12 @@ pub fn read(path: &Path, expect_sweep: Option<&str>) -> Result<Lines, Error> {
             });
         }
     };
+    parse(&bytes, &path.display().to_string(), expect_sweep)
+}
+
+/// Parses the bytes of a results file (see [`read`]); `origin` names it in messages. Kept apart
+/// from the file read so the parser can be fuzzed in memory.
+pub fn parse(bytes: &[u8], origin: &str, expect_sweep: Option<&str>) -> Result<Lines, Error> {
     let mut out = Lines::default();
     let mut start = 0usize;
     let mut line_no = 0usize;
@@ -44,7 +50,7 @@ pub fn read(path: &Path, expect_sweep: Option<&str>) -> Result<Lines, Error> {
         };
         let raw = &bytes[start..start + len];
         let bad = |message: String| Error::Results {
-            location: format!("{}:{line_no}", path.display()),
+            location: format!("{origin}:{line_no}"),
             message,
         };
         let text = std::str::from_utf8(raw).map_err(|_| bad("not UTF-8".into()))?;
