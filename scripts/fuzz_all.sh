@@ -37,7 +37,9 @@ seed() {
             done
             cp tests/bad-inputs/ir/*.sir "$dir"/ 2>/dev/null ;;
         onnx_import)
-            find crates/onnx/tests/fixtures -name '*.onnx' -size -64k -exec cp {} "$dir"/ \; 2>/dev/null
+            # The fixtures are all called model.onnx: name each copy by its path.
+            find crates/onnx/tests/fixtures -name '*.onnx' -size -64k -exec sh -c \
+                'cp "$1" "$2/$(echo "$1" | tr / _)"' _ {} "$dir" \; 2>/dev/null
             cp tests/bad-inputs/onnx/*.onnx "$dir"/ 2>/dev/null ;;
         isa_roundtrip)
             cp tests/bad-inputs/program/*.scp tests/bad-inputs/listing/*.s \
