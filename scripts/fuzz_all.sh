@@ -9,7 +9,7 @@
 # programs and listings, sweep files, `.npz`/`.npy` files, SCALE-Sim inputs, and the committed
 # seeds under fuzz/seeds/<target>/. Each target is built just before it runs (so a run of one
 # target builds only that one). Results go to fuzz/results.tsv (target, executions, seconds,
-# exit status, load at start, date, commit — `+dirty` when the worktree had changes) and each
+# exit status, load at start, date, commit — `+dirty` when crates/ or fuzz/ had changes) and each
 # run's log to fuzz/logs/<target>.log; a crash leaves its input in fuzz/artifacts/<target>/ and
 # the script carries on with the next target, exiting 1 at the end. Stable toolchains need
 # `-s none` (no sanitizer), which this script passes.
@@ -78,7 +78,9 @@ for t in "${targets[@]}"; do
     (cd fuzz && nice -n 19 cargo fuzz build -s none "$t") || exit 2
     seed "$t"
     commit=$(git rev-parse --short HEAD)
-    [ -z "$(git status --porcelain --untracked-files=no)" ] || commit="$commit+dirty"
+    # Only changes to what the target is built from make the recorded commit inexact.
+    [ -z "$(git status --porcelain --untracked-files=no -- crates fuzz Cargo.toml Cargo.lock)" ] ||
+        commit="$commit+dirty"
     load=$(cut -d' ' -f1 /proc/loadavg)
     start=$(date +%s)
     # -timeout: one input running longer than 10 s counts as a hang (a crash).
