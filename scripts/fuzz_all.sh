@@ -83,14 +83,18 @@ for t in "${targets[@]}"; do
         commit="$commit+dirty"
     load=$(cut -d' ' -f1 /proc/loadavg)
     start=$(date +%s)
-    # -timeout: one input running longer than 10 s counts as a hang (a crash).
-    (cd fuzz && nice -n 19 cargo fuzz run -s none "$t" -- -runs="$runs" \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
-        -close_fd_mask=1) >"fuzz/logs/$t.log" 2>&1
+    # -timeout: one input running longer than 10 s counts as a hang (a crash). The binary
+    # `cargo fuzz build` made runs directly: after a crash `cargo fuzz run` rebuilds every
+    # crate in another configuration to print the input, which takes minutes on a busy machine.
+    mkdir -p "fuzz/artifacts/$t"
+    (cd fuzz && nice -n 19 "target/$(rustc -vV | sed -n 's/^host: //p')/release/$t" \
+        -artifact_prefix="artifacts/$t/" -runs="$runs" -max_total_time="$seconds" -timeout=10 \
+        -rss_limit_mb=4096 -print_final_stats=1 -close_fd_mask=1 "corpus/$t") \
+        >"fuzz/logs/$t.log" 2>&1
     status=$?
     elapsed=$(( $(date +%s) - start ))
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "fuzz/logs/$t.log" | tail -1 | grep -o '[0-9]*$')
-    # libFuzzer's own run time (the wall time above includes building the target).
+    # libFuzzer's own run time (absent after a crash: then the wall time of the run).
     ran=$(grep -o 'Done [0-9]* runs in [0-9]* second' "fuzz/logs/$t.log" | tail -1 | grep -o '[0-9]* second' | grep -o '[0-9]*')
     [ -n "$ran" ] && elapsed=$ran
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "${execs:-?}" "$elapsed" "$status" "$load" \
