@@ -1128,6 +1128,17 @@ mod tests {
             e.contains("clock_mhz") && e.contains("more than 1000000"),
             "{e}"
         );
+        // Found by fuzzing: three such ranges spent over a second (release build) on the
+        // duplicate set before the bound applied; range levels now skip the set, and the error
+        // names the parameter that crosses the bound.
+        let three = format!(
+            "{grid}[[param]]\nkey = \"process.node_nm\"\nrange = {{ from = 1, to = 90000, step = 1 }}\n"
+        );
+        let e = parse(&three, "t.toml", None).unwrap_err().to_string();
+        assert!(
+            e.contains("t.toml:") && e.contains("clock_mhz") && e.contains("more than 1000000"),
+            "{e}"
+        );
         // A large range within the bounds still parses, every level present.
         let big = format!(
             "{head}[[param]]\nkey = \"process.tdp_w\"\n\
