@@ -83,12 +83,14 @@ for t in "${targets[@]}"; do
         commit="$commit+dirty"
     load=$(cut -d' ' -f1 /proc/loadavg)
     start=$(date +%s)
-    # -timeout: one input running longer than 10 s counts as a hang (a crash). The binary
+    # -timeout: one input running longer than 60 s of wall time counts as a hang (a crash).
+    # It is wall time, and at `nice -n 19` on a busy machine a fuzzer gets a sliver of a core,
+    # so a tighter bound reports inputs that take a fraction of a second of CPU. The binary
     # `cargo fuzz build` made runs directly: after a crash `cargo fuzz run` rebuilds every
     # crate in another configuration to print the input, which takes minutes on a busy machine.
     mkdir -p "fuzz/artifacts/$t"
     (cd fuzz && nice -n 19 "target/$(rustc -vV | sed -n 's/^host: //p')/release/$t" \
-        -artifact_prefix="artifacts/$t/" -runs="$runs" -max_total_time="$seconds" -timeout=10 \
+        -artifact_prefix="artifacts/$t/" -runs="$runs" -max_total_time="$seconds" -timeout=60 \
         -rss_limit_mb=4096 -print_final_stats=1 -close_fd_mask=1 "corpus/$t") \
         >"fuzz/logs/$t.log" 2>&1
     status=$?
