@@ -2,8 +2,10 @@
 //!
 //! ```text
 //! cargo xtask bench mem [REQUESTS]          # what to run (adds the DRAMsim3 comparison)
-//! cargo run --release -p seedchip-timing --example mem_bench [REQUESTS]
+//! cargo run --release -p seedchip-timing --example mem_bench [REQUESTS] [ONLY]
 //! ```
+//!
+//! ONLY (optional) keeps the rows whose "memory: trace" contains it, e.g. `"v1 (hbm3): random 64"`.
 //!
 //! Each row simulates REQUESTS requests (default 2,000,000) with `mem::simulate` and reports
 //! requests per second: on one thread, per second of CPU time (the figure that does not depend
@@ -120,6 +122,7 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(2_000_000);
+    let only = std::env::args().nth(2).unwrap_or_default();
     let threads = rayon::current_num_threads();
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
@@ -137,9 +140,19 @@ fn main() {
     println!("|---|---|---:|---:|---:|---:|---:|---:|");
     let mut single_cpu = Vec::new();
     for (name, c) in memories() {
+        if !only.is_empty()
+            && !traces(&c, 1)
+                .iter()
+                .any(|(t, _)| format!("{name}: {t}").contains(&only))
+        {
+            continue;
+        }
         let fast =
             FastMemory::calibrate(&c, &CalibrationOptions::standard(&c)).expect("calibrates");
         for (trace_name, reqs) in traces(&c, n) {
+            if !format!("{name}: {trace_name}").contains(&only) {
+                continue;
+            }
             let wall = Instant::now();
             let cpu0 = cpu_seconds(&wall);
             let single = one.install(|| mem::simulate(&c, &reqs).expect("runs"));

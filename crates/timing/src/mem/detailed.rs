@@ -39,6 +39,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
@@ -174,15 +175,121 @@ struct Txn {
     single: bool,
 }
 
-/// A row access whose last burst has been issued: when its data is through, and what the
-/// request bookkeeping needs (carried here so a single-access request needs no lookup).
-#[derive(Debug, Clone, Copy)]
-struct Done {
-    at: u64,
-    arrival: u64,
-    req: u32,
-    single: bool,
-    write: bool,
+/// Where a pseudo-channel records finished requests. The per-request arrays are shared by all
+/// pseudo-channels (each running on any thread): a request of one row access belongs to one
+/// pseudo-channel, so its completion is a plain store; one of several parts keeps the latest
+/// part's cycle with an atomic maximum, and the part that brings its count to zero finishes it.
+struct Sink<'a> {
+    completion: &'a [AtomicU64],
+    parts_left: &'a [AtomicU32],
+    /// Finished requests as (cycle, id), when the caller collects them.
+    track: Option<&'a mut Vec<(u64, u32)>>,
+    lat: &'a mut Latencies,
+    /// Completions of single-access requests not stored yet, as (request, cycle): stored in
+    /// batches ([`Sink::flush`]), whose scattered stores overlap (one at a time inside the
+    /// scheduler loop, each cache miss cost about a tenth of the run time).
+    buf: Vec<(u32, u64)>,
+}
+
+impl Sink<'_> {
+    const BATCH: usize = 256;
+
+    fn new<'a>(
+        completion: &'a [AtomicU64],
+        parts_left: &'a [AtomicU32],
+        track: Option<&'a mut Vec<(u64, u32)>>,
+        lat: &'a mut Latencies,
+    ) -> Sink<'a> {
+        Sink {
+            completion,
+            parts_left,
+            track,
+            lat,
+            buf: Vec::with_capacity(Self::BATCH),
+        }
+    }
+
+    /// Stores the buffered completions.
+    fn flush(&mut self) {
+        for &(r, at) in &self.buf {
+            self.completion[r as usize].store(at, Ordering::Relaxed);
+        }
+        self.buf.clear();
+    }
+}
+
+impl Drop for Sink<'_> {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// Latencies and the last completion of the requests one sink finished (merged in
+/// `DetailedMemory::stats`; merging does not depend on the order, so threads never share them).
+#[derive(Debug, Clone, Default)]
+struct Latencies {
+    read: LatencyHistogram,
+    write: LatencyHistogram,
+    last_completion: u64,
+}
+
+impl Latencies {
+    fn merge(&mut self, o: &Latencies) {
+        self.read.merge(&o.read);
+        self.write.merge(&o.write);
+        self.last_completion = self.last_completion.max(o.last_completion);
+    }
+}
+
+/// What one pseudo-channel finished under `DetailedMemory::advance_to`.
+#[derive(Debug, Clone, Default)]
+struct PchOut {
+    /// Requests finished in the current slice, as (cycle, id), when tracking.
+    tracked: Vec<(u64, u32)>,
+    lat: Latencies,
+}
+
+/// Where a pseudo-channel's input comes from while it runs: everything submitted beforehand
+/// ([`NoFeed`]), or a trace decoded on demand ([`TraceFeed`]).
+trait Feed {
+    /// Whether `fill` does anything (so the check before it compiles away when not).
+    const ACTIVE: bool;
+    /// Tops up `input` of the pseudo-channel with local index `me` to `want` accesses, from
+    /// requests arriving before `limit` (or already decoded).
+    fn fill(&mut self, me: usize, input: &mut VecDeque<Txn>, want: usize, limit: u64);
+}
+
+struct NoFeed;
+
+impl Feed for NoFeed {
+    const ACTIVE: bool = false;
+    #[inline(always)]
+    fn fill(&mut self, _: usize, _: &mut VecDeque<Txn>, _: usize, _: u64) {}
+}
+
+/// One thread's share of a decoded trace: the trace was decoded in chunks (in parallel), each
+/// chunk into one list per pseudo-channel; a pseudo-channel's input is its lists in chunk
+/// order, copied into its queue one list at a time as it runs (so the queues stay small and
+/// in cache, and each list is read once, sequentially).
+struct SegFeed<'a> {
+    /// Per chunk, per pseudo-channel: the row accesses in trace order.
+    chunks: &'a [Vec<Vec<Txn>>],
+    /// Local index -> global pseudo-channel.
+    global: Vec<usize>,
+    /// Per local pseudo-channel: the next chunk to copy from.
+    next: Vec<usize>,
+}
+
+impl Feed for SegFeed<'_> {
+    const ACTIVE: bool = true;
+    #[inline]
+    fn fill(&mut self, me: usize, input: &mut VecDeque<Txn>, want: usize, _limit: u64) {
+        let g = self.global[me];
+        while input.len() < want && self.next[me] < self.chunks.len() {
+            input.extend(self.chunks[self.next[me]][g].iter().copied());
+            self.next[me] += 1;
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -685,7 +792,7 @@ impl PChannel {
         self.cmd_of(best, best_bank)
     }
 
-    #[inline]
+    #[inline(always)]
     fn best(&mut self) -> Cand {
         if !self.col_valid {
             self.best_col = self.scan_col();
@@ -702,7 +809,8 @@ impl PChannel {
         }
     }
 
-    fn issue(&mut self, c: Cand, k: &Ctx, done: &mut Vec<Done>) {
+    #[inline(always)]
+    fn issue(&mut self, c: Cand, k: &Ctx, out: &mut Sink) {
         let t = c.time;
         self.now = t;
         let b = c.bank as usize;
@@ -745,7 +853,7 @@ impl PChannel {
                 self.counters.precharges += 1;
             }
             Kind::Col => {
-                if !self.column(c, k, done) {
+                if !self.column(c, k, out) {
                     return;
                 }
             }
@@ -756,7 +864,8 @@ impl PChannel {
 
     /// A READ or WRITE burst; false if the bank's candidate is certainly unchanged (the same
     /// access's next burst), so it need not be recomputed.
-    fn column(&mut self, c: Cand, k: &Ctx, done: &mut Vec<Done>) -> bool {
+    #[inline(always)]
+    fn column(&mut self, c: Cand, k: &Ctx, out: &mut Sink) -> bool {
         let t = c.time;
         let b = c.bank as usize;
         let s = c.slot as usize;
@@ -823,14 +932,39 @@ impl PChannel {
             bank.t_act = bank.t_act.max(bank.t_pre + k.trp);
             self.counters.precharges += 1;
         }
-        done.push(Done {
-            at: data_end + k.ctrl,
-            arrival,
-            req,
-            single,
-            write,
-        });
+        self.finished(out, req, single, arrival, write, data_end + k.ctrl);
         true
+    }
+
+    /// A row access of request `req` finished at `at`; the request is done if it was its last.
+    #[inline]
+    fn finished(&self, out: &mut Sink, req: u32, single: bool, arrival: u64, write: bool, at: u64) {
+        let r = req as usize;
+        let at = if single {
+            if out.buf.len() == Sink::BATCH {
+                out.flush();
+            }
+            out.buf.push((req, at));
+            at
+        } else {
+            out.completion[r].fetch_max(at, Ordering::AcqRel);
+            // The part that finishes last sees every other part's maximum (each part's maximum
+            // precedes its decrement, and the decrements form one chain).
+            if out.parts_left[r].fetch_sub(1, Ordering::AcqRel) != 1 {
+                return;
+            }
+            out.completion[r].load(Ordering::Acquire)
+        };
+        let lat = at - arrival;
+        if write {
+            out.lat.write.record(lat);
+        } else {
+            out.lat.read.record(lat);
+        }
+        out.lat.last_completion = out.lat.last_completion.max(at);
+        if let Some(v) = out.track.as_deref_mut() {
+            v.push((at, req));
+        }
     }
 
     /// The refresh due at `self.ref_due`. With an empty window, refreshes due before `until`
@@ -891,13 +1025,20 @@ impl PChannel {
         }
     }
 
-    /// Makes every decision due before `limit`; completed row accesses go to `done`.
-    fn run(&mut self, k: &Ctx, limit: u64, done: &mut Vec<Done>) {
+    /// Makes every decision due before `limit`; finished requests go to `out`. `feed` tops
+    /// up the input (this pseudo-channel is number `me` of its feed).
+    fn run<F: Feed>(&mut self, k: &Ctx, limit: u64, out: &mut Sink, feed: &mut F, me: usize) {
         loop {
             // Accesses already arrived enter the window first (no command can precede them:
             // every command issues at `now` or later).
             let mut adm = None;
             while self.now < limit {
+                if F::ACTIVE && self.input.len() < k.lookahead {
+                    feed.fill(me, &mut self.input, k.lookahead, limit);
+                    if let Some(t) = self.input.front() {
+                        self.first_arrival = self.first_arrival.min(t.arrival);
+                    }
+                }
                 adm = self.admissible(k);
                 match adm {
                     Some((i, t)) if t <= self.now => self.admit(k, i),
@@ -939,7 +1080,7 @@ impl PChannel {
                 continue;
             }
             if cand.is_some() && cand.time < limit {
-                self.issue(cand, k, done);
+                self.issue(cand, k, out);
             } else {
                 break;
             }
@@ -950,6 +1091,68 @@ impl PChannel {
 /// `DetailedMemory::completion` of a request not completed yet.
 const PENDING: u64 = u64::MAX;
 
+/// Splits request `r` (number `id`) into row accesses, handing each to `push` with its
+/// pseudo-channel; returns how many there are.
+#[inline]
+fn split(dec: &Decoder, r: &Request, id: u32, mut push: impl FnMut(usize, Txn)) -> u32 {
+    if r.bytes == 0 {
+        return 0;
+    }
+    let write = r.op == Op::Write;
+    let shift = dec.burst_shift();
+    let per_block = u64::from(dec.bursts_per_block());
+    let mut b = r.addr >> shift;
+    let last = (r.addr + u64::from(r.bytes) - 1) >> shift;
+    let single = b / per_block == last / per_block;
+    let mut parts = 0;
+    while b <= last {
+        let end = last.min((b / per_block + 1) * per_block - 1);
+        let loc = dec.decode_burst(b);
+        push(
+            loc.pch as usize,
+            Txn {
+                arrival: r.arrival,
+                req: id,
+                seq: 0,
+                row: loc.row,
+                bursts_left: (end - b + 1) as u32,
+                bank: loc.bank as u8,
+                write,
+                started: false,
+                single,
+            },
+        );
+        parts += 1;
+        b = end + 1;
+    }
+    parts
+}
+
+/// Row accesses of request `r` (what [`split`] makes of it).
+#[inline]
+fn parts_of(dec: &Decoder, r: &Request) -> u32 {
+    if r.bytes == 0 {
+        return 0;
+    }
+    let shift = dec.burst_shift();
+    let per_block = u64::from(dec.bursts_per_block());
+    let first = (r.addr >> shift) / per_block;
+    let last = ((r.addr + u64::from(r.bytes) - 1) >> shift) / per_block;
+    (last - first + 1) as u32
+}
+
+/// A request's (completion, parts_left) when submitted with `parts` row accesses.
+#[inline]
+fn initial_state(parts: u32, arrival: u64, ctrl: u64) -> (u64, u32) {
+    match parts {
+        // Finished at once by the caller (nothing to move).
+        0 => (PENDING, 0),
+        1 => (PENDING, 0),
+        // The latest part's completion, never earlier than the controller latency.
+        _ => (arrival + ctrl, parts),
+    }
+}
+
 /// The detailed memory system.
 ///
 /// Batch use: [`simulate`]. Incremental use (an event kernel): [`DetailedMemory::submit`]
@@ -958,7 +1161,7 @@ const PENDING: u64 = u64::MAX;
 /// take [`DetailedMemory::completions_until`]. Completions are final once reported; no request
 /// that is not yet reported can complete before [`DetailedMemory::completion_lower_bound`], so a
 /// kernel can advance the memory to `min(its next event, that bound)` without missing one.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct DetailedMemory {
     cfg: MemConfig,
     ctx: Ctx,
@@ -966,20 +1169,21 @@ pub struct DetailedMemory {
     pchs: Vec<PChannel>,
     /// Per request: its completion cycle once known (`PENDING` before; for a request of
     /// several row accesses, the latest of its finished parts while `parts_left > 0`).
-    completion: Vec<u64>,
+    /// Atomic so that pseudo-channels on different threads can finish requests in place
+    /// (a relaxed store is a plain store).
+    completion: Vec<AtomicU64>,
     /// Per request: row accesses not finished, for requests of more than one (0 otherwise).
-    parts_left: Vec<u32>,
+    parts_left: Vec<AtomicU32>,
     writes: u64,
     ready: BinaryHeap<Reverse<(u64, u32)>>,
     track: bool,
     frontier: u64,
     last_arrival: u64,
-    /// Row accesses completed in the current slice, per pseudo-channel.
-    done: Vec<Vec<Done>>,
-    read_lat: LatencyHistogram,
-    write_lat: LatencyHistogram,
+    /// Per pseudo-channel, what it finished under `advance_to`.
+    outs: Vec<PchOut>,
+    /// Latencies of the requests finished otherwise (no bytes to move, or a whole-trace run).
+    lat: Latencies,
     first_arrival: u64,
-    last_completion: u64,
     bytes_read: u64,
     bytes_written: u64,
 }
@@ -1004,11 +1208,9 @@ impl DetailedMemory {
             track: true,
             frontier: 0,
             last_arrival: 0,
-            done: vec![Vec::new(); n_pch],
-            read_lat: LatencyHistogram::default(),
-            write_lat: LatencyHistogram::default(),
+            outs: vec![PchOut::default(); n_pch],
+            lat: Latencies::default(),
             first_arrival: NEVER,
-            last_completion: 0,
             bytes_read: 0,
             bytes_written: 0,
         })
@@ -1039,58 +1241,190 @@ impl DetailedMemory {
         } else {
             self.bytes_read += u64::from(r.bytes);
         }
-        let mut parts = 0;
-        if r.bytes > 0 {
-            let shift = self.dec.burst_shift();
-            let per_block = u64::from(self.dec.bursts_per_block());
-            let mut b = r.addr >> shift;
-            let last = (r.addr + u64::from(r.bytes) - 1) >> shift;
-            let single = b / per_block == last / per_block;
-            while b <= last {
-                let end = last.min((b / per_block + 1) * per_block - 1);
-                let loc = self.dec.decode_burst(b);
-                let pch = &mut self.pchs[loc.pch as usize];
-                pch.first_arrival = pch.first_arrival.min(r.arrival);
-                pch.input.push_back(Txn {
-                    arrival: r.arrival,
-                    req: id,
-                    seq: 0,
-                    row: loc.row,
-                    bursts_left: (end - b + 1) as u32,
-                    bank: loc.bank as u8,
-                    write,
-                    started: false,
-                    single,
-                });
-                parts += 1;
-                b = end + 1;
-            }
-        }
+        let pchs = &mut self.pchs;
+        let parts = split(&self.dec, &r, id, |i, t| {
+            let pch = &mut pchs[i];
+            pch.first_arrival = pch.first_arrival.min(t.arrival);
+            pch.input.push_back(t);
+        });
+        let (c, p) = initial_state(parts, r.arrival, self.ctx.ctrl);
+        self.completion.push(AtomicU64::new(c));
+        self.parts_left.push(AtomicU32::new(p));
         if parts == 0 {
             // Nothing to move: done after the controller latency.
-            self.completion.push(PENDING);
-            self.parts_left.push(0);
             self.complete(id, r.arrival, r.arrival + self.ctx.ctrl, write);
-        } else if parts == 1 {
-            self.completion.push(PENDING);
-            self.parts_left.push(0);
-        } else {
-            // The latest part's completion, never earlier than the controller latency.
-            self.completion.push(r.arrival + self.ctx.ctrl);
-            self.parts_left.push(parts);
         }
         RequestId(id)
     }
 
+    /// Simulates a whole trace of `n` requests to completion, the `i`-th being `get(i)` (in
+    /// non-decreasing arrival order), on a model nothing was submitted to: what submitting
+    /// them all and [`Self::finish`] do, with the work spread over rayon's threads.
+    ///
+    /// Each of the T threads owns every T-th pseudo-channel, decodes the trace itself on
+    /// demand (keeping its own pseudo-channels' accesses) and runs them in slices of
+    /// [`SLICE_CYCLES`] without waiting for the other threads: pseudo-channels share nothing,
+    /// so the result is the same for any T. Requests finish in place (`Sink`).
+    fn run_trace<G: Fn(usize) -> Request + Sync>(&mut self, n: usize, get: G) {
+        assert!(
+            self.completion.is_empty() && self.frontier == 0,
+            "run_trace needs a fresh model"
+        );
+        assert!(u32::try_from(n).is_ok(), "more than 2^32 memory requests");
+        let (dec, ctrl) = (&self.dec, self.ctx.ctrl);
+        let parts = |r: &Request| parts_of(dec, r);
+        // The requests' initial state and the totals, in parallel.
+        self.completion.par_extend((0..n).into_par_iter().map(|i| {
+            let r = get(i);
+            let p = parts(&r);
+            AtomicU64::new(if p == 0 {
+                r.arrival + ctrl
+            } else {
+                initial_state(p, r.arrival, ctrl).0
+            })
+        }));
+        // Decoded in chunks, in parallel: per chunk, one list per pseudo-channel, and totals.
+        #[derive(Default)]
+        struct Chunk {
+            per_pch: Vec<Vec<Txn>>,
+            bytes_read: u64,
+            bytes_written: u64,
+            writes: u64,
+            multi: u64,
+            empty_reads: u64,
+            empty_writes: u64,
+            empty_last: u64,
+        }
+        const CHUNK: usize = 1 << 14;
+        let n_pch = self.pchs.len();
+        let decoded: Vec<Chunk> = (0..n.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|ci| {
+                let (start, end) = (ci * CHUNK, ((ci + 1) * CHUNK).min(n));
+                // Room for an even share and then some, so the lists rarely grow.
+                let share = (end - start) / n_pch + (end - start) / (4 * n_pch) + 8;
+                let mut c = Chunk {
+                    per_pch: (0..n_pch).map(|_| Vec::with_capacity(share)).collect(),
+                    ..Chunk::default()
+                };
+                for i in start..end {
+                    let r = get(i);
+                    let write = r.op == Op::Write;
+                    if write {
+                        c.bytes_written += u64::from(r.bytes);
+                        c.writes += 1;
+                    } else {
+                        c.bytes_read += u64::from(r.bytes);
+                    }
+                    let per_pch = &mut c.per_pch;
+                    let p = split(dec, &r, i as u32, |pch, t| per_pch[pch].push(t));
+                    c.multi += u64::from(p > 1);
+                    if p == 0 {
+                        if write {
+                            c.empty_writes += 1;
+                        } else {
+                            c.empty_reads += 1;
+                        }
+                        c.empty_last = c.empty_last.max(r.arrival + ctrl);
+                    }
+                }
+                c
+            })
+            .collect();
+        let mut multi = 0;
+        for c in &decoded {
+            self.bytes_read += c.bytes_read;
+            self.bytes_written += c.bytes_written;
+            self.writes += c.writes;
+            multi += c.multi;
+            // Nothing to move: done after the controller latency.
+            for _ in 0..c.empty_reads {
+                self.lat.read.record(ctrl);
+            }
+            for _ in 0..c.empty_writes {
+                self.lat.write.record(ctrl);
+            }
+            self.lat.last_completion = self.lat.last_completion.max(c.empty_last);
+        }
+        let chunks: Vec<Vec<Vec<Txn>>> = decoded.into_iter().map(|c| c.per_pch).collect();
+        if n > 0 {
+            self.first_arrival = get(0).arrival;
+            self.last_arrival = get(n - 1).arrival;
+        }
+        if multi > 0 {
+            // Only requests of several row accesses need a count (otherwise never read).
+            self.parts_left.par_extend((0..n).into_par_iter().map(|i| {
+                let p = parts(&get(i));
+                AtomicU32::new(if p > 1 { p } else { 0 })
+            }));
+        }
+
+        // Each thread's share of the pseudo-channels: every T-th.
+        let threads = rayon::current_num_threads().clamp(1, n_pch);
+        let mut shares: Vec<Vec<(usize, PChannel)>> = (0..threads).map(|_| Vec::new()).collect();
+        for (i, p) in std::mem::take(&mut self.pchs).into_iter().enumerate() {
+            shares[i % threads].push((i, p));
+        }
+        let (ctx, completion, parts_left) = (&self.ctx, &self.completion[..], &self.parts_left[..]);
+        let chunks = &chunks[..];
+        let done: Vec<(Vec<(usize, PChannel)>, Latencies)> = shares
+            .into_par_iter()
+            .map(|mut share| {
+                let mut feed = SegFeed {
+                    chunks,
+                    global: share.iter().map(|(i, _)| *i).collect(),
+                    next: vec![0; share.len()],
+                };
+                let mut lat = Latencies::default();
+                let mut cur = 0u64;
+                loop {
+                    let mut next = NEVER;
+                    for (j, (_, p)) in share.iter_mut().enumerate() {
+                        if p.input.is_empty() {
+                            feed.fill(j, &mut p.input, 1, NEVER);
+                            if let Some(t) = p.input.front() {
+                                p.first_arrival = p.first_arrival.min(t.arrival);
+                            }
+                        }
+                        next = next.min(p.next_activity());
+                    }
+                    if next == NEVER {
+                        break;
+                    }
+                    let end = next.max(cur).saturating_add(SLICE_CYCLES);
+                    let mut out = Sink::new(completion, parts_left, None, &mut lat);
+                    for (j, (_, p)) in share.iter_mut().enumerate() {
+                        p.run(ctx, end, &mut out, &mut feed, j);
+                    }
+                    cur = end;
+                }
+                (share, lat)
+            })
+            .collect();
+        let mut back: Vec<Option<PChannel>> = (0..n_pch).map(|_| None).collect();
+        for (share, lat) in done {
+            self.lat.merge(&lat);
+            for (i, p) in share {
+                back[i] = Some(p);
+            }
+        }
+        self.pchs = back
+            .into_iter()
+            .map(|p| p.expect("every pseudo-channel"))
+            .collect();
+        // Everything is decided: nothing may be submitted any more.
+        self.frontier = NEVER;
+    }
+
     fn complete(&mut self, id: u32, arrival: u64, at: u64, write: bool) {
-        self.completion[id as usize] = at;
+        *self.completion[id as usize].get_mut() = at;
         let lat = at - arrival;
         if write {
-            self.write_lat.record(lat);
+            self.lat.write.record(lat);
         } else {
-            self.read_lat.record(lat);
+            self.lat.read.record(lat);
         }
-        self.last_completion = self.last_completion.max(at);
+        self.lat.last_completion = self.lat.last_completion.max(at);
         if self.track {
             self.ready.push(Reverse((at, id)));
         }
@@ -1100,8 +1434,9 @@ impl DetailedMemory {
     ///
     /// The pseudo-channels are independent, so each could run to `t` alone; they are advanced
     /// together in slices of [`SLICE_CYCLES`] instead, so the requests completing in a slice are
-    /// close together in memory (a large speed-up on random traffic). Idle stretches are
-    /// skipped.
+    /// close together in memory (a large speed-up on random traffic). Each slice runs the
+    /// pseudo-channels on rayon's threads when enough work is queued; they finish requests in
+    /// place. Idle stretches are skipped.
     pub fn advance_to(&mut self, t: u64) {
         let mut cur = self.frontier;
         while cur < t {
@@ -1128,34 +1463,30 @@ impl DetailedMemory {
             .iter()
             .map(|p| p.input.len() + (p.n_reads + p.n_writes) as usize)
             .sum();
+        let (completion, parts_left, track) =
+            (&self.completion[..], &self.parts_left[..], self.track);
+        let go = |(p, o): (&mut PChannel, &mut PchOut)| {
+            let mut out = Sink::new(
+                completion,
+                parts_left,
+                track.then_some(&mut o.tracked),
+                &mut o.lat,
+            );
+            p.run(ctx, limit, &mut out, &mut NoFeed, 0);
+        };
         if self.pchs.len() > 1 && pending >= PARALLEL_MIN_PENDING {
             self.pchs
                 .par_iter_mut()
-                .zip(self.done.par_iter_mut())
-                .for_each(|(p, d)| p.run(ctx, limit, d));
+                .zip(self.outs.par_iter_mut())
+                .for_each(go);
         } else {
-            for (p, d) in self.pchs.iter_mut().zip(self.done.iter_mut()) {
-                p.run(ctx, limit, d);
-            }
+            self.pchs.iter_mut().zip(self.outs.iter_mut()).for_each(go);
         }
-        // Merged in pseudo-channel order: the same result whatever the thread count.
-        for i in 0..self.done.len() {
-            for j in 0..self.done[i].len() {
-                let d = self.done[i][j];
-                let r = d.req as usize;
-                if d.single {
-                    // No lookup of the request's state: only stores.
-                    self.complete(d.req, d.arrival, d.at, d.write);
-                } else {
-                    let at = self.completion[r].max(d.at);
-                    self.completion[r] = at;
-                    self.parts_left[r] -= 1;
-                    if self.parts_left[r] == 0 {
-                        self.complete(d.req, d.arrival, at, d.write);
-                    }
-                }
+        if self.track {
+            // The heap orders them by (cycle, id): the same whatever the thread count.
+            for o in &mut self.outs {
+                self.ready.extend(o.tracked.drain(..).map(Reverse));
             }
-            self.done[i].clear();
         }
     }
 
@@ -1192,14 +1523,24 @@ impl DetailedMemory {
     /// Completion cycle of a request, once known.
     pub fn completion(&self, id: RequestId) -> Option<u64> {
         let i = id.0 as usize;
-        (self.parts_left[i] == 0 && self.completion[i] != PENDING).then_some(self.completion[i])
+        let c = self.completion[i].load(Ordering::Relaxed);
+        let parts = self
+            .parts_left
+            .get(i)
+            .map_or(0, |p| p.load(Ordering::Relaxed));
+        (parts == 0 && c != PENDING).then_some(c)
     }
 
     pub fn stats(&self) -> MemStats {
         let mut c = PchCounters::default();
+        let mut lat = self.lat.clone();
         for p in &self.pchs {
             c.add(&p.counters);
         }
+        for o in &self.outs {
+            lat.merge(&o.lat);
+        }
+        let last_completion = lat.last_completion;
         let cfg = &self.cfg;
         let n = self.completion.len() as u64;
         let writes = self.writes;
@@ -1208,7 +1549,7 @@ impl DetailedMemory {
         } else {
             self.first_arrival
         };
-        let elapsed = self.last_completion.saturating_sub(first);
+        let elapsed = last_completion.saturating_sub(first);
         let elapsed_ns = cfg.cycles_to_ns(elapsed);
         let bytes = self.bytes_read + self.bytes_written;
         let achieved = if elapsed > 0 {
@@ -1225,7 +1566,7 @@ impl DetailedMemory {
             bytes_written: self.bytes_written,
             bytes_transferred: c.bursts * u64::from(cfg.burst_bytes()),
             first_arrival_cycle: first,
-            last_completion_cycle: self.last_completion,
+            last_completion_cycle: last_completion,
             elapsed_cycles: elapsed,
             elapsed_ns,
             achieved_gbps: achieved,
@@ -1242,8 +1583,8 @@ impl DetailedMemory {
                 c.refresh_bank_cycles,
                 elapsed * u64::from(cfg.total_pchannels()) * u64::from(cfg.banks_per_pchannel()),
             ),
-            read_latency: self.read_lat.summary(cfg.tck_ns),
-            write_latency: self.write_lat.summary(cfg.tck_ns),
+            read_latency: lat.read.summary(cfg.tck_ns),
+            write_latency: lat.write.summary(cfg.tck_ns),
         }
     }
 }
@@ -1256,36 +1597,34 @@ pub struct Outcome {
 }
 
 /// Simulates `reqs` (any order; they are stably sorted by arrival) to completion.
+///
+/// The same result as submitting them all and [`DetailedMemory::finish`], faster on several
+/// threads: the trace is split per pseudo-channel up front and each thread runs its share of
+/// the pseudo-channels to the end with no synchronisation (`DetailedMemory::run_trace`).
 pub fn simulate(cfg: &MemConfig, reqs: &[Request]) -> Result<Outcome, Error> {
     let mut m = DetailedMemory::new(cfg.clone())?;
     m.track = false;
-    m.completion.reserve(reqs.len());
-    m.parts_left.reserve(reqs.len());
     let sorted = reqs.windows(2).all(|w| w[0].arrival <= w[1].arrival);
-    let order: Vec<usize> = if sorted {
-        (0..reqs.len()).collect()
+    let order: Vec<u32> = if sorted {
+        Vec::new()
     } else {
-        let mut o: Vec<usize> = (0..reqs.len()).collect();
-        o.sort_by_key(|&i| reqs[i].arrival);
+        let mut o: Vec<u32> = (0..reqs.len() as u32).collect();
+        o.sort_by_key(|&i| reqs[i as usize].arrival);
         o
     };
-    // Room in each pseudo-channel's input for its share of the requests (plus some), so the
-    // queues rarely grow by copying while the trace is submitted.
-    let share = reqs.len() / m.pchs.len() + reqs.len() / (8 * m.pchs.len()) + 16;
-    for p in &mut m.pchs {
-        p.input.reserve(share);
+    if sorted {
+        m.run_trace(reqs.len(), |i| reqs[i]);
+    } else {
+        m.run_trace(reqs.len(), |i| reqs[order[i] as usize]);
     }
-    for &i in &order {
-        m.submit(reqs[i]);
-    }
-    m.finish();
     let stats = m.stats();
+    let done = std::mem::take(&mut m.completion);
     let completions = if sorted {
-        std::mem::take(&mut m.completion)
+        done.into_iter().map(AtomicU64::into_inner).collect()
     } else {
         let mut c = vec![0; reqs.len()];
         for (k, &i) in order.iter().enumerate() {
-            c[i] = m.completion[k];
+            c[i as usize] = done[k].load(Ordering::Relaxed);
         }
         c
     };
@@ -1361,6 +1700,52 @@ mod tests {
                 );
             }
             assert_eq!(got.stats, want.stats, "{what}, trace {i}: statistics");
+            // Another number of threads (so another split of the pseudo-channels between
+            // them) changes nothing.
+            let three = rayon::ThreadPoolBuilder::new()
+                .num_threads(3)
+                .build()
+                .expect("a thread pool");
+            let got3 = three.install(|| simulate(c, reqs).expect("runs"));
+            assert_eq!(got3, got, "{what}, trace {i}: three threads");
+            // The incremental path (submitting one by one, advancing in steps, collecting
+            // completions) makes the same decisions.
+            let inc = incremental(c, reqs, 97 + 131 * i as u64);
+            assert_eq!(
+                inc.completions, want.completions,
+                "{what}, trace {i}: incremental"
+            );
+            assert_eq!(
+                inc.stats, want.stats,
+                "{what}, trace {i}: incremental statistics"
+            );
+        }
+    }
+
+    /// `reqs` (sorted by arrival) through `submit`, `advance_to` in steps of `step` cycles and
+    /// `completions_until`, then `finish`.
+    fn incremental(c: &MemConfig, reqs: &[Request], step: u64) -> Outcome {
+        let mut m = DetailedMemory::new(c.clone()).expect("valid");
+        let mut got = vec![u64::MAX; reqs.len()];
+        let (mut next, mut t) = (0, 0);
+        while next < reqs.len() {
+            while next < reqs.len() && reqs[next].arrival < t + step {
+                m.submit(reqs[next]);
+                next += 1;
+            }
+            t += step;
+            m.advance_to(t);
+            for d in m.completions_until(t) {
+                got[d.id.0 as usize] = d.cycle;
+            }
+        }
+        m.finish();
+        for d in m.completions_until(NEVER) {
+            got[d.id.0 as usize] = d.cycle;
+        }
+        Outcome {
+            completions: got,
+            stats: m.stats(),
         }
     }
 

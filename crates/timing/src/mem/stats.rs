@@ -48,6 +48,19 @@ impl LatencyHistogram {
         self.max = self.max.max(cycles);
     }
 
+    /// Adds `o`'s samples (the result does not depend on the order of merging).
+    pub fn merge(&mut self, o: &LatencyHistogram) {
+        if o.counts.len() > self.counts.len() {
+            self.counts.resize(o.counts.len(), 0);
+        }
+        for (a, b) in self.counts.iter_mut().zip(&o.counts) {
+            *a += b;
+        }
+        self.n += o.n;
+        self.sum += o.sum;
+        self.max = self.max.max(o.max);
+    }
+
     pub fn count(&self) -> u64 {
         self.n
     }
