@@ -388,6 +388,18 @@ impl Executor {
         })
     }
 
+    /// The values of a materialized parameter (`None` for other values): GEMM weights in their
+    /// stored layout, for the small-batch path.
+    fn dense_param(&self, v: ValueId) -> Option<&[f32]> {
+        match self.graph.value(v).def {
+            ValueDef::Param(p) => match &self.stores[p.index()] {
+                Store::Dense(d) => Some(d.as_slice()),
+                Store::Rows(_) => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Runs one batch. Inputs are keyed by the graph's input names; outputs by its output names.
     pub fn run(
         &self,
@@ -592,7 +604,8 @@ impl Executor {
                 let m = numel(&xs)
                     .checked_div(k)
                     .unwrap_or(numel(&out_shape) / w.n().max(1));
-                gemm::gemm(x, k, m, &w, bias, *act, &mut y, None);
+                let wt = self.dense_param(ins[1]);
+                gemm::gemm_wt(x, k, m, &w, wt, bias, *act, &mut y, None);
             }
             Op::MatMul { transpose_b } => {
                 let (a, as_) = self.f32_arg(env, ins[0], batch);
@@ -697,7 +710,8 @@ impl Executor {
                 let w_t = self.packed_operand(env, ins[3], true, batch);
                 let (b, _) = self.f32_arg(env, ins[4], batch);
                 debug_assert_eq!(v_t.k(), *s.last().unwrap_or(&0));
-                kernels::cross_layer(x0, xl, &v_t, &w_t, b, &mut y);
+                let raw = (self.dense_param(ins[2]), self.dense_param(ins[3]));
+                kernels::cross_layer(x0, xl, &v_t, &w_t, raw, b, &mut y);
             }
             Op::LayerNorm { eps } => {
                 let (x, s) = self.f32_arg(env, ins[0], batch);

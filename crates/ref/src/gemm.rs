@@ -46,28 +46,73 @@ pub fn panel_width() -> usize {
 /// A `k × n` right-hand operand in column panels of [`panel_width`] columns: panel `q` holds
 /// rows `0..k` of columns `q·nr .. q·nr + nr`, each row's `nr` values contiguous, the last
 /// panel padded with zeros.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct PackedB {
     k: usize,
     n: usize,
     nr: usize,
-    data: Vec<f32>,
+    /// `storage[off..]` starts on a 64-byte boundary: a vector load of the panels then never
+    /// straddles two cache lines (a split load costs two).
+    storage: Vec<f32>,
+    off: usize,
+}
+
+impl Clone for PackedB {
+    fn clone(&self) -> Self {
+        let (mut storage, off) = aligned_zeros(self.data().len());
+        storage[off..].copy_from_slice(self.data());
+        PackedB {
+            storage,
+            off,
+            ..*self
+        }
+    }
+}
+
+/// `len` zeros starting at a 64-byte boundary: the buffer and where they start in it. The heap
+/// buffer never moves while the `Vec` is not resized, so the offset stays valid.
+fn aligned_zeros(len: usize) -> (Vec<f32>, usize) {
+    let storage = vec![0.0f32; len + 15];
+    let off = (64 - storage.as_ptr() as usize % 64) % 64 / 4;
+    (storage, off)
 }
 
 impl PackedB {
     fn packed_with(k: usize, n: usize, get: impl Fn(usize, usize) -> f32) -> Self {
         let nr = panel_width();
         let panels = n.div_ceil(nr);
-        let mut data = vec![0.0f32; panels * k * nr];
-        for (q, panel) in data.chunks_mut((k * nr).max(1)).enumerate().take(panels) {
-            let cols = nr.min(n - q * nr);
-            for (p, row) in panel.chunks_mut(nr).enumerate().take(k) {
-                for (c, v) in row[..cols].iter_mut().enumerate() {
-                    *v = get(p, q * nr + c);
+        let (mut storage, off) = aligned_zeros(panels * k * nr);
+        let data = &mut storage[off..];
+        for p0 in (0..k).step_by(KC) {
+            let kc = KC.min(k - p0);
+            for q in 0..panels {
+                let cols = nr.min(n - q * nr);
+                let block = &mut data[p0 * panels * nr + q * kc * nr..][..kc * nr];
+                for (p, row) in block.chunks_mut(nr).enumerate() {
+                    for (c, v) in row[..cols].iter_mut().enumerate() {
+                        *v = get(p0 + p, q * nr + c);
+                    }
                 }
             }
         }
-        PackedB { k, n, nr, data }
+        PackedB {
+            k,
+            n,
+            nr,
+            storage,
+            off,
+        }
+    }
+
+    #[inline(always)]
+    fn data(&self) -> &[f32] {
+        &self.storage[self.off..]
+    }
+
+    /// Where the `kc × nr` block of panel `q` for steps `p0 .. p0 + kc` starts in `data`.
+    #[inline(always)]
+    fn block_start(&self, q: usize, p0: usize, kc: usize) -> usize {
+        p0 * self.n.div_ceil(self.nr) * self.nr + q * kc * self.nr
     }
 
     /// `b[p, j] = w[j·ldw + p]`: the transpose of a row-major `n × k` weight (a `linear`'s
@@ -91,7 +136,7 @@ impl PackedB {
 
     /// Bytes of the packed copy.
     pub fn bytes(&self) -> u64 {
-        self.data.len() as u64 * 4
+        self.storage.len() as u64 * 4
     }
 }
 
@@ -107,37 +152,69 @@ fn finish(c: &mut [f32], bias: Option<&[f32]>, act: Activation) {
     }
 }
 
-/// `MR` rows × `NV` vectors of one panel over `kc` steps of `p`. `a` starts at the first row's
-/// element `p0`; rows are `lda` apart. `acc` holds the running sums.
+/// `R` rows × `NV` vectors of one panel over `kc` steps of `p`. `ap` is the rows' packed
+/// block (`ap[p·R + i]` = row `i`, step `p`), so the broadcasts read one sequential stream.
+/// The accumulators go in and out by value, which keeps them in registers.
 #[inline(always)]
-fn micro<S: Simd, const MR: usize, const NV: usize>(
+fn micro<S: Simd, const R: usize, const NV: usize>(
     simd: S,
-    a: &[f32],
-    lda: usize,
+    ap: &[f32],
     kc: usize,
     bp: &[S::f32s],
-    acc: &mut [[S::f32s; NV]; MR],
-) {
-    let rows: [&[f32]; MR] = core::array::from_fn(|i| &a[i * lda..i * lda + kc]);
+    mut acc: [[S::f32s; NV]; R],
+) -> [[S::f32s; NV]; R] {
+    let ap = &ap[..kc * R];
     let bp = &bp[..kc * NV];
-    for p in 0..kc {
-        let b: [S::f32s; NV] = core::array::from_fn(|v| bp[p * NV + v]);
-        for i in 0..MR {
-            let x = simd.splat_f32s(rows[i][p]);
-            for v in 0..NV {
-                acc[i][v] = simd.mul_add_e_f32s(x, b[v], acc[i][v]);
-            }
+    for (a, b) in ap.chunks_exact(R).zip(bp.chunks_exact(NV)) {
+        acc = step::<S, R, NV>(simd, a, b, acc);
+    }
+    acc
+}
+
+#[inline(always)]
+fn step<S: Simd, const R: usize, const NV: usize>(
+    simd: S,
+    a: &[f32],
+    b: &[S::f32s],
+    mut acc: [[S::f32s; NV]; R],
+) -> [[S::f32s; NV]; R] {
+    let b: [S::f32s; NV] = core::array::from_fn(|v| b[v]);
+    for i in 0..R {
+        let x = simd.splat_f32s(a[i]);
+        for v in 0..NV {
+            acc[i][v] = simd.mul_add_e_f32s(x, b[v], acc[i][v]);
         }
+    }
+    acc
+}
+
+/// `row` (one vector's width or less) as a vector: a plain load when the vector is whole, a
+/// masked one at a ragged panel edge.
+#[inline(always)]
+fn load<S: Simd>(simd: S, row: &[f32]) -> S::f32s {
+    if row.len() == S::F32_LANES {
+        S::as_simd_f32s(row).0[0]
+    } else {
+        simd.partial_load_f32s(row)
     }
 }
 
-/// One `MR`-row group against one panel for all of `k`, then the epilogue into `c`.
+#[inline(always)]
+fn store<S: Simd>(simd: S, row: &mut [f32], v: S::f32s) {
+    if row.len() == S::F32_LANES {
+        S::as_mut_simd_f32s(row).0[0] = v;
+    } else {
+        simd.partial_store_f32s(row, v)
+    }
+}
+
+/// One `R`-row group (packed in `ap`) against one panel for steps `p0 .. p0 + kc`, then the
+/// epilogue into `c` after the last step.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn rows_x_panel<S: Simd, const MR: usize, const NV: usize>(
+fn rows_x_panel<S: Simd, const R: usize, const NV: usize>(
     simd: S,
-    a: &[f32],
-    lda: usize,
+    ap: &[f32],
     b: &PackedB,
     q: usize,
     p0: usize,
@@ -154,33 +231,55 @@ fn rows_x_panel<S: Simd, const MR: usize, const NV: usize>(
     let cj = j0 - col0;
     let cols = nr.min(b.n - j0);
     let lanes = S::F32_LANES;
-    let mut acc = [[simd.splat_f32s(0.0); NV]; MR];
+    let mut acc = [[simd.splat_f32s(0.0); NV]; R];
     if p0 > 0 {
         for (i, acc_i) in acc.iter_mut().enumerate() {
             let row = &c[i * ldc + cj..i * ldc + cj + cols];
             for (v, a_v) in acc_i.iter_mut().enumerate() {
                 if v * lanes < cols {
-                    *a_v = simd.partial_load_f32s(&row[v * lanes..cols.min((v + 1) * lanes)]);
+                    *a_v = load(simd, &row[v * lanes..cols.min((v + 1) * lanes)]);
                 }
             }
         }
     }
-    let start = q * k * nr + p0 * nr;
-    let (bp, _) = S::as_simd_f32s(&b.data[start..start + kc * nr]);
-    micro::<S, MR, NV>(simd, &a[p0..], lda, kc, bp, &mut acc);
+    let start = b.block_start(q, p0, kc);
+    let (bp, _) = S::as_simd_f32s(&b.data()[start..start + kc * nr]);
+    let acc = micro::<S, R, NV>(simd, ap, kc, bp, acc);
     let last = p0 + kc == k;
+    // Bias and ReLU on the registers (the same operations, so the same bits, as `finish`);
+    // other activations go through the scalar `finish`.
+    let in_regs = last && matches!(act, Activation::None | Activation::Relu);
+    let zero = simd.splat_f32s(0.0);
+    let bias_v: [S::f32s; NV] = core::array::from_fn(|v| match bias {
+        Some(bb) if in_regs && v * lanes < cols => {
+            load(simd, &bb[j0 + v * lanes..j0 + cols.min((v + 1) * lanes)])
+        }
+        _ => zero,
+    });
     for (i, acc_i) in acc.iter().enumerate() {
         let row = &mut c[i * ldc + cj..i * ldc + cj + cols];
-        for (v, a_v) in acc_i.iter().enumerate() {
+        for (v, &a_v) in acc_i.iter().enumerate() {
             if v * lanes < cols {
-                simd.partial_store_f32s(&mut row[v * lanes..cols.min((v + 1) * lanes)], *a_v);
+                let mut x = a_v;
+                if in_regs {
+                    if bias.is_some() {
+                        x = simd.add_f32s(x, bias_v[v]);
+                    }
+                    if act == Activation::Relu {
+                        x = simd.select_f32s(simd.less_than_f32s(x, zero), zero, x);
+                    }
+                }
+                store(simd, &mut row[v * lanes..cols.min((v + 1) * lanes)], x);
             }
         }
-        if last {
+        if last && !in_regs {
             finish(row, bias.map(|bb| &bb[j0..j0 + cols]), act);
         }
     }
 }
+
+/// Rows per register tile with 32 vector registers.
+const MR_WIDE: usize = 12;
 
 struct Serial<'a> {
     a: &'a [f32],
@@ -200,10 +299,10 @@ impl WithSimd for Serial<'_> {
     type Output = ();
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
-        // Register blocking: 8 rows × 2 vectors of accumulators with 32 vector registers
+        // Register blocking: 12 rows × 2 vectors of accumulators with 32 vector registers
         // (AVX-512), 6 × 2 with 16 (AVX2), 4 × 2 otherwise.
         if S::F32_LANES >= 16 {
-            serial::<S, 8>(simd, self)
+            serial::<S, MR_WIDE>(simd, self)
         } else if S::F32_LANES >= 8 {
             serial::<S, 6>(simd, self)
         } else {
@@ -241,40 +340,71 @@ fn serial<S: Simd, const MR: usize>(simd: S, t: Serial<'_>) {
     }
     // The panel width is two vectors for every instruction set.
     const NV: usize = 2;
-    let mut p0 = 0;
-    while p0 < k {
-        let kc = KC.min(k - p0);
-        for q in panels.clone() {
+    // Taken out of the thread-local rather than used in a closure: a closure would be compiled
+    // without the SIMD target features the caller was dispatched with.
+    let mut ap = APACK.take();
+    {
+        let mut p0 = 0;
+        while p0 < k {
+            let kc = KC.min(k - p0);
+            // Steps `p0 .. p0 + kc` of every row of `a`, in groups of MR rows (the last group
+            // may be shorter), each group step-major: `ap[i·kc + p·r + ii]`.
+            ap.clear();
+            ap.resize(m * kc, 0.0);
             let mut i = 0;
             while i < m {
-                let (ai, ci) = (&a[i * lda..], &mut c[i * ldc..]);
-                macro_rules! go {
-                    ($r:literal) => {
-                        rows_x_panel::<S, $r, NV>(
-                            simd, ai, lda, b, q, p0, kc, ci, ldc, col0, bias, act,
-                        )
-                    };
-                }
                 let r = MR.min(m - i);
-                match r {
-                    r if r == MR => match MR {
-                        8 => go!(8),
-                        6 => go!(6),
-                        _ => go!(4),
-                    },
-                    7 => go!(7),
-                    6 => go!(6),
-                    5 => go!(5),
-                    4 => go!(4),
-                    3 => go!(3),
-                    2 => go!(2),
-                    _ => go!(1),
+                let g = &mut ap[i * kc..(i + r) * kc];
+                let rows: [&[f32]; MR] = core::array::from_fn(|ii| {
+                    let ii = ii.min(r - 1);
+                    &a[(i + ii) * lda + p0..(i + ii) * lda + p0 + kc]
+                });
+                for (p, step) in g.chunks_exact_mut(r).enumerate() {
+                    for (ii, x) in step.iter_mut().enumerate() {
+                        *x = rows[ii][p];
+                    }
                 }
                 i += r;
             }
+            // Each `kc × nr` block of a panel stays in L1 while every row group passes it.
+            for q in panels.clone() {
+                let mut i = 0;
+                while i < m {
+                    let r = MR.min(m - i);
+                    let (ai, ci) = (&ap[i * kc..], &mut c[i * ldc..]);
+                    macro_rules! go {
+                        ($r:literal) => {
+                            rows_x_panel::<S, $r, NV>(
+                                simd, ai, b, q, p0, kc, ci, ldc, col0, bias, act,
+                            )
+                        };
+                    }
+                    match r {
+                        12 => go!(12),
+                        11 => go!(11),
+                        10 => go!(10),
+                        9 => go!(9),
+                        8 => go!(8),
+                        7 => go!(7),
+                        6 => go!(6),
+                        5 => go!(5),
+                        4 => go!(4),
+                        3 => go!(3),
+                        2 => go!(2),
+                        _ => go!(1),
+                    }
+                    i += r;
+                }
+            }
+            p0 += kc;
         }
-        p0 += kc;
     }
+    APACK.set(ap);
+}
+
+thread_local! {
+    /// The packed block of `a`, one per worker thread, reused across calls.
+    static APACK: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Single-threaded `c[i·ldc + j] = act(Σ_p a[i·lda + p]·b[p, j] + bias[j])` for `i < m`,
@@ -305,6 +435,164 @@ pub fn gemm_serial(
     });
 }
 
+/// At most this many vectors of rows (64 rows with AVX-512) take the small-batch path.
+const SMALL_NV: usize = 4;
+
+/// Small batches: the weight is the broadcast operand, read once in its own row-major
+/// `[n, k]` layout (`wt`, `ldw = k`) by a few sequential streams, while the batch, packed
+/// step-major (`xt[p·mp + i]`, rows padded to whole vectors), is the vector operand. The
+/// weight then streams from memory once, at an even rate, instead of in bursts per block of
+/// panels. Each output is the same sequence of fused multiply-adds in `p` order as in the
+/// panel kernel, so the bits do not depend on the path.
+struct Small<'a> {
+    a: &'a [f32],
+    lda: usize,
+    m: usize,
+    k: usize,
+    wt: &'a [f32],
+    bias: Option<&'a [f32]>,
+    act: Activation,
+    y: &'a mut [f32],
+    n: usize,
+}
+
+impl WithSimd for Small<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        match self.m.div_ceil(S::F32_LANES) {
+            1 => small::<S, 12, 1>(simd, self),
+            2 => small::<S, 12, 2>(simd, self),
+            3 => small::<S, 8, 3>(simd, self),
+            _ => small::<S, 6, 4>(simd, self),
+        }
+    }
+}
+
+#[inline(always)]
+fn small<S: Simd, const R: usize, const NV: usize>(_simd: S, t: Small<'_>) {
+    let Small {
+        a,
+        lda,
+        m,
+        k,
+        wt,
+        bias,
+        act,
+        y,
+        n,
+    } = t;
+    let lanes = S::F32_LANES;
+    let mp = NV * lanes;
+    let mut xt = vec![0.0f32; k * mp];
+    for (p, row) in xt.chunks_exact_mut(mp).enumerate() {
+        for (i, v) in row[..m].iter_mut().enumerate() {
+            *v = a[i * lda + p];
+        }
+    }
+    // Outputs feature-major, one whole-vector column of `mp` per feature (`yt[j·mp + i]`), so
+    // that a task owns a contiguous range of features and the accumulators move as vectors.
+    let mut yt = vec![0.0f32; n * mp];
+    let per = R * n.div_ceil(R * 4 * rayon::current_num_threads()).max(1);
+    yt.par_chunks_mut(per * mp)
+        .enumerate()
+        .for_each(|(task, out)| {
+            Arch::new().dispatch(SmallTask::<R, NV> {
+                xt: &xt,
+                m,
+                k,
+                wt,
+                j0: task * per,
+                bias,
+                act,
+                out,
+            })
+        });
+    let rows = (SCATTER_TILE / n).max(1);
+    y.par_chunks_mut(rows * n).enumerate().for_each(|(t, yr)| {
+        for (ii, row) in yr.chunks_exact_mut(n).enumerate() {
+            let i = t * rows + ii;
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = yt[j * mp + i];
+            }
+        }
+    });
+}
+
+/// Output elements per task when the small-batch path scatters its results.
+const SCATTER_TILE: usize = 1 << 14;
+
+struct SmallTask<'a, const R: usize, const NV: usize> {
+    xt: &'a [f32],
+    /// Rows of the batch (the first `m` of each `mp`-wide column are real).
+    m: usize,
+    k: usize,
+    wt: &'a [f32],
+    j0: usize,
+    bias: Option<&'a [f32]>,
+    act: Activation,
+    out: &'a mut [f32],
+}
+
+impl<const R: usize, const NV: usize> WithSimd for SmallTask<'_, R, NV> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let SmallTask {
+            xt,
+            m,
+            k,
+            wt,
+            j0,
+            bias,
+            act,
+            out,
+        } = self;
+        let (xv, _) = S::as_simd_f32s(xt);
+        let xv = &xv[..k * NV];
+        let mp = NV * S::F32_LANES;
+        let feats = out.len() / mp;
+        // Every step at once for each group of `R` features: the weight rows then stream
+        // from memory as `R` long sequential runs (blocking the steps so that the batch stays
+        // in L1 cuts them into short runs and was measured slower).
+        for (g, og) in out.chunks_mut(R * mp).enumerate() {
+            let rows = og.len() / mp;
+            let j = j0 + g * R;
+            let w: [&[f32]; R] = core::array::from_fn(|r| {
+                let jj = j + r.min(rows - 1);
+                &wt[jj * k..jj * k + k]
+            });
+            let mut acc = [[simd.splat_f32s(0.0); NV]; R];
+            for (p, xs) in xv.chunks_exact(NV).enumerate() {
+                let xs: [S::f32s; NV] = core::array::from_fn(|v| xs[v]);
+                for r in 0..R {
+                    let b = simd.splat_f32s(w[r][p]);
+                    for v in 0..NV {
+                        acc[r][v] = simd.mul_add_e_f32s(b, xs[v], acc[r][v]);
+                    }
+                }
+            }
+            let (ov, _) = S::as_mut_simd_f32s(og);
+            for r in 0..rows {
+                for v in 0..NV {
+                    ov[r * NV + v] = acc[r][v];
+                }
+            }
+        }
+        // The epilogue of `finish`, per element: bias, then activation.
+        for (jj, col) in out.chunks_exact_mut(mp).enumerate().take(feats) {
+            for o in &mut col[..m] {
+                if let Some(b) = bias {
+                    *o += b[j0 + jj];
+                }
+                if act != Activation::None {
+                    *o = activation(act, *o);
+                }
+            }
+        }
+    }
+}
+
 /// Work applied to a finished block of output rows (first row, the rows' `n`-wide values),
 /// while they are still in cache: fused elementwise tails such as the cross layer's.
 pub type RowsPost<'a> = &'a (dyn Fn(usize, &mut [f32]) + Sync);
@@ -323,8 +611,42 @@ pub fn gemm(
     y: &mut [f32],
     post: Option<RowsPost<'_>>,
 ) {
+    gemm_wt(a, lda, m, b, None, bias, act, y, post)
+}
+
+/// [`gemm`] that may also read `b` in its transposed, row-major form `wt` (`[n, k]`, as a
+/// `linear` stores its weight): small batches then take the path that streams the weight once.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_wt(
+    a: &[f32],
+    lda: usize,
+    m: usize,
+    b: &PackedB,
+    wt: Option<&[f32]>,
+    bias: Option<&[f32]>,
+    act: Activation,
+    y: &mut [f32],
+    post: Option<RowsPost<'_>>,
+) {
     let n = b.n;
     if m == 0 || n == 0 {
+        return;
+    }
+    if let Some(wt) = wt.filter(|w| b.k > 0 && w.len() == n * b.k && m <= SMALL_NV * b.nr / 2) {
+        Arch::new().dispatch(Small {
+            a,
+            lda,
+            m,
+            k: b.k,
+            wt,
+            bias,
+            act,
+            y: &mut y[..m * n],
+            n,
+        });
+        if let Some(f) = post {
+            f(0, &mut y[..m * n]);
+        }
         return;
     }
     let panels = n.div_ceil(b.nr);

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use seedchip_ir::init::{ParamValues, Procedural};
 use seedchip_ir::{Activation, AttentionKernel, BinaryOp, Pooling, ReduceKind, UnaryOp};
 
-use crate::gemm::{PackedB, gemm, gemm_serial};
+use crate::gemm::{PackedB, gemm_serial, gemm_wt};
 
 /// Samples per task in per-sample kernels (bags, interactions, attention).
 const SAMPLE_TILE: usize = 16;
@@ -403,14 +403,23 @@ pub fn dot_interaction<'a>(
 /// DCNv2 low-rank cross layer on rows of width `d`: `x0 ⊙ (w·(v·xl) + b) + xl`, as two
 /// [`gemm`]s against the packed `vᵀ` (`d × r`) and `wᵀ` (`r × d`), the elementwise tail fused
 /// into the second while its rows are in cache.
-pub fn cross_layer(x0: &[f32], xl: &[f32], v_t: &PackedB, w_t: &PackedB, b: &[f32], y: &mut [f32]) {
+/// `raw` holds `v` (`[r, d]`) and `w` (`[d, r]`) as stored, when they are parameters.
+pub fn cross_layer(
+    x0: &[f32],
+    xl: &[f32],
+    v_t: &PackedB,
+    w_t: &PackedB,
+    raw: (Option<&[f32]>, Option<&[f32]>),
+    b: &[f32],
+    y: &mut [f32],
+) {
     let (d, r) = (v_t.k(), v_t.n());
     if d == 0 {
         return;
     }
     let m = y.len() / d;
     let mut t = vec![0.0f32; m * r];
-    gemm(xl, d, m, v_t, None, Activation::None, &mut t, None);
+    gemm_wt(xl, d, m, v_t, raw.0, None, Activation::None, &mut t, None);
     let tail = |i0: usize, rows: &mut [f32]| {
         let o = i0 * d;
         let (x0, xl) = (&x0[o..o + rows.len()], &xl[o..o + rows.len()]);
@@ -418,7 +427,17 @@ pub fn cross_layer(x0: &[f32], xl: &[f32], v_t: &PackedB, w_t: &PackedB, b: &[f3
             *u = a * *u + c;
         }
     };
-    gemm(&t, r, m, w_t, Some(b), Activation::None, y, Some(&tail));
+    gemm_wt(
+        &t,
+        r,
+        m,
+        w_t,
+        raw.1,
+        Some(b),
+        Activation::None,
+        y,
+        Some(&tail),
+    );
 }
 
 pub fn layer_norm(x: &[f32], d: usize, gamma: &[f32], beta: &[f32], eps: f32, y: &mut [f32]) {
@@ -654,6 +673,7 @@ pub fn seq_attention(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gemm::gemm;
 
     #[test]
     fn dot_matches_naive() {
