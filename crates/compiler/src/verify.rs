@@ -562,8 +562,7 @@ pub fn program(p: &Program, t: &Target, hints: &Hints) -> Vec<String> {
                     Space::Local => local.entry(core).or_default(),
                     s => global.entry(s).or_default(),
                 };
-                for (s, e) in r.segments() {
-                    shadow.access(s, e, r.write, me, &mut |prev: InstRef| {
+                shadow.access_segments(&r.segments(), r.write, me, &mut |prev: InstRef, s: u64| {
                         if prev.core != core {
                             deferred.push((prev, me));
                         } else if prev.queue != me.queue && start[prev.queue as usize] < prev.index + 1 {
@@ -577,7 +576,6 @@ pub fn program(p: &Program, t: &Target, hints: &Hints) -> Vec<String> {
                             ));
                         }
                     });
-                }
             }
         }
         starts.insert(core, core_starts);
