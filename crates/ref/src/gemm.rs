@@ -191,7 +191,7 @@ fn step<S: Simd, const R: usize, const NV: usize>(
 /// `row` (one vector's width or less) as a vector: a plain load when the vector is whole, a
 /// masked one at a ragged panel edge.
 #[inline(always)]
-fn load<S: Simd>(simd: S, row: &[f32]) -> S::f32s {
+pub(crate) fn load<S: Simd>(simd: S, row: &[f32]) -> S::f32s {
     if row.len() == S::F32_LANES {
         S::as_simd_f32s(row).0[0]
     } else {
@@ -200,7 +200,7 @@ fn load<S: Simd>(simd: S, row: &[f32]) -> S::f32s {
 }
 
 #[inline(always)]
-fn store<S: Simd>(simd: S, row: &mut [f32], v: S::f32s) {
+pub(crate) fn store<S: Simd>(simd: S, row: &mut [f32], v: S::f32s) {
     if row.len() == S::F32_LANES {
         S::as_mut_simd_f32s(row).0[0] = v;
     } else {
@@ -790,4 +790,69 @@ pub fn pair_dots<'a>(
         pairs,
         out,
     });
+}
+
+/// `out[c] = Σ_r table[r·dim + c]` over the rows `idx` of a dense table, added in `idx` order
+/// (the order of the scalar loop, so the same bits), up to 8 vectors of columns at a time held
+/// in registers across the whole bag: no store and reload of `out` per row, and the row loads
+/// of many rows in flight at once.
+pub(crate) fn bag_sum(table: &[f32], dim: usize, idx: &[i64], out: &mut [f32]) {
+    struct BagSum<'a> {
+        table: &'a [f32],
+        dim: usize,
+        idx: &'a [i64],
+        out: &'a mut [f32],
+    }
+    impl WithSimd for BagSum<'_> {
+        type Output = ();
+        #[inline(always)]
+        fn with_simd<S: Simd>(self, simd: S) {
+            let lanes = S::F32_LANES;
+            let mut c0 = 0;
+            while c0 < self.dim {
+                let w = (8 * lanes).min(self.dim - c0);
+                let o = &mut self.out[c0..c0 + w];
+                match w.div_ceil(lanes) {
+                    8 => bag_cols::<S, 8>(simd, self.table, self.dim, c0, self.idx, o),
+                    7 => bag_cols::<S, 7>(simd, self.table, self.dim, c0, self.idx, o),
+                    6 => bag_cols::<S, 6>(simd, self.table, self.dim, c0, self.idx, o),
+                    5 => bag_cols::<S, 5>(simd, self.table, self.dim, c0, self.idx, o),
+                    4 => bag_cols::<S, 4>(simd, self.table, self.dim, c0, self.idx, o),
+                    3 => bag_cols::<S, 3>(simd, self.table, self.dim, c0, self.idx, o),
+                    2 => bag_cols::<S, 2>(simd, self.table, self.dim, c0, self.idx, o),
+                    _ => bag_cols::<S, 1>(simd, self.table, self.dim, c0, self.idx, o),
+                }
+                c0 += w;
+            }
+        }
+    }
+    Arch::new().dispatch(BagSum {
+        table,
+        dim,
+        idx,
+        out,
+    });
+}
+
+#[inline(always)]
+fn bag_cols<S: Simd, const NV: usize>(
+    simd: S,
+    table: &[f32],
+    dim: usize,
+    c0: usize,
+    idx: &[i64],
+    out: &mut [f32],
+) {
+    let lanes = S::F32_LANES;
+    let w = out.len();
+    let mut acc = [simd.splat_f32s(0.0); NV];
+    for &r in idx {
+        let row = &table[r as usize * dim + c0..r as usize * dim + c0 + w];
+        for (v, a) in acc.iter_mut().enumerate() {
+            *a = simd.add_f32s(*a, load(simd, &row[v * lanes..w.min((v + 1) * lanes)]));
+        }
+    }
+    for (v, a) in acc.iter().enumerate() {
+        store(simd, &mut out[v * lanes..w.min((v + 1) * lanes)], *a);
+    }
 }

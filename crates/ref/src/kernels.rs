@@ -333,6 +333,14 @@ pub fn embedding_bag(
             let mut scratch = vec![0.0f32; dim];
             for (si, out) in chunk.chunks_mut(dim).enumerate() {
                 let (lo, hi) = ranges[t * SAMPLE_TILE + si];
+                if let (Table::Dense(d), Pooling::Sum | Pooling::Mean) = (table, pooling) {
+                    crate::gemm::bag_sum(d, dim, &idx[lo..hi], out);
+                    if pooling == Pooling::Mean && hi > lo {
+                        let c = (hi - lo) as f32;
+                        out.iter_mut().for_each(|o| *o /= c);
+                    }
+                    continue;
+                }
                 out.fill(0.0);
                 for (n, &r) in idx[lo..hi].iter().enumerate() {
                     let row = table.row(r as u64, dim, &mut scratch)?;
