@@ -187,8 +187,9 @@ struct Sink<'a> {
     lat: &'a mut Latencies,
     /// Completions of single-access requests not stored yet, as (request, cycle): stored in
     /// batches ([`Sink::flush`]), whose scattered stores overlap (one at a time inside the
-    /// scheduler loop, each cache miss cost about a tenth of the run time).
-    buf: Vec<(u32, u64)>,
+    /// scheduler loop, each cache miss cost about a tenth of the run time). Owned by the
+    /// caller, so that a sink costs no allocation.
+    buf: &'a mut Vec<(u32, u64)>,
 }
 
 impl Sink<'_> {
@@ -199,19 +200,21 @@ impl Sink<'_> {
         parts_left: &'a [AtomicU32],
         track: Option<&'a mut Vec<(u64, u32)>>,
         lat: &'a mut Latencies,
+        buf: &'a mut Vec<(u32, u64)>,
     ) -> Sink<'a> {
+        buf.reserve(Self::BATCH);
         Sink {
             completion,
             parts_left,
             track,
             lat,
-            buf: Vec::with_capacity(Self::BATCH),
+            buf,
         }
     }
 
     /// Stores the buffered completions.
     fn flush(&mut self) {
-        for &(r, at) in &self.buf {
+        for &(r, at) in self.buf.iter() {
             self.completion[r as usize].store(at, Ordering::Relaxed);
         }
         self.buf.clear();
@@ -247,6 +250,8 @@ struct PchOut {
     /// Requests finished in the current slice, as (cycle, id), when tracking.
     tracked: Vec<(u64, u32)>,
     lat: Latencies,
+    /// `Sink::buf`, kept between slices.
+    buf: Vec<(u32, u64)>,
 }
 
 /// Where a pseudo-channel's input comes from while it runs: everything submitted beforehand
@@ -1376,6 +1381,7 @@ impl DetailedMemory {
                     next: vec![0; share.len()],
                 };
                 let mut lat = Latencies::default();
+                let mut buf = Vec::new();
                 let mut cur = 0u64;
                 loop {
                     let mut next = NEVER;
@@ -1392,7 +1398,7 @@ impl DetailedMemory {
                         break;
                     }
                     let end = next.max(cur).saturating_add(SLICE_CYCLES);
-                    let mut out = Sink::new(completion, parts_left, None, &mut lat);
+                    let mut out = Sink::new(completion, parts_left, None, &mut lat, &mut buf);
                     for (j, (_, p)) in share.iter_mut().enumerate() {
                         p.run(ctx, end, &mut out, &mut feed, j);
                     }
@@ -1471,6 +1477,7 @@ impl DetailedMemory {
                 parts_left,
                 track.then_some(&mut o.tracked),
                 &mut o.lat,
+                &mut o.buf,
             );
             p.run(ctx, limit, &mut out, &mut NoFeed, 0);
         };
@@ -1604,6 +1611,10 @@ pub struct Outcome {
 pub fn simulate(cfg: &MemConfig, reqs: &[Request]) -> Result<Outcome, Error> {
     let mut m = DetailedMemory::new(cfg.clone())?;
     m.track = false;
+    assert!(
+        u32::try_from(reqs.len()).is_ok(),
+        "more than 2^32 memory requests"
+    );
     let sorted = reqs.windows(2).all(|w| w[0].arrival <= w[1].arrival);
     let order: Vec<u32> = if sorted {
         Vec::new()
