@@ -173,6 +173,7 @@ impl Arrivals {
         let mut times_s = Vec::new();
         let mut candidates = Vec::new();
         let mut last = f64::NEG_INFINITY;
+        let mut last_line = 0;
         for (i, raw) in text.lines().enumerate() {
             let line = raw.split('#').next().unwrap_or("").trim();
             if line.is_empty() {
@@ -212,12 +213,26 @@ impl Arrivals {
             }
             times_s.push(t);
             candidates.push(k);
+            last_line = i + 1;
         }
         if times_s.is_empty() {
             return Err(Error::Trace {
                 path: p,
                 line: text.lines().count(),
                 reason: "the trace has no arrivals".into(),
+            });
+        }
+        // Rescaling to `--qps` divides by the mean rate: arrivals a subnormal time apart
+        // (`0` then `5e-324`) gave an infinite rate, NaN arrival times and a nonsense report
+        // (found by fuzzing).
+        let span = last - times_s[0];
+        if span > 0.0 && !((times_s.len() - 1) as f64 / span).is_finite() {
+            return Err(Error::Trace {
+                path: p,
+                line: last_line,
+                reason: format!(
+                    "the arrivals span {span} s, too short a time for a finite request rate"
+                ),
             });
         }
         Ok(Arrivals::Trace {
@@ -329,6 +344,22 @@ impl<'a> ArrivalGen<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing (`serve_trace`): two arrivals 5e-324 s apart had an infinite mean
+    /// rate, so `--qps` rescaling made NaN arrival times; the trace is now refused at its last
+    /// arrival, and a short but representable span still rescales to finite times.
+    #[test]
+    fn a_trace_too_short_for_a_finite_rate_is_refused() {
+        let e = Arrivals::parse_trace("0\n# comment\n5e-324\n", "t.trace").unwrap_err();
+        assert!(e.to_string().contains("t.trace:3"), "{e}");
+        assert!(e.to_string().contains("finite request rate"), "{e}");
+        let a = Arrivals::parse_trace("0\n1e-300\n", "t.trace").unwrap();
+        let scaled = a.with_qps(5.0);
+        let mut g = ArrivalGen::new(&scaled, 1);
+        while let Some((t, _)) = g.next_arrival() {
+            assert!(t.is_finite(), "arrival at {t}");
+        }
+    }
 
     fn count_in(a: &Arrivals, until: f64, seed: u64) -> Vec<f64> {
         let mut g = ArrivalGen::new(a, seed);
