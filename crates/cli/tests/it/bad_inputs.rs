@@ -98,6 +98,9 @@ fn default_args(format: &str, file: &Path) -> Vec<&'static str> {
             "-o",
             "{out}/report",
         ],
+        ("trace", _) => vec![
+            "serve", "dlrm-v2", "--chip", "a100-80g", "--qps", "5", "--trace", "{file}",
+        ],
         _ => panic!("no default command for tests/bad-inputs/{format}; give `args:` lines"),
     }
 }
@@ -261,6 +264,11 @@ fn bad_programs() {
 #[test]
 fn bad_onnx_files() {
     run_format("onnx", 5);
+}
+
+#[test]
+fn bad_traces() {
+    run_format("trace", 8);
 }
 
 #[test]
