@@ -48,6 +48,9 @@ pub struct Report {
     pub batch: u32,
     pub cores: u32,
     pub micro_batch: u64,
+    /// Whether the next micro-batch's loads and gathers run during this one's compute
+    /// (double-buffered; see docs/compiler.md "Memory planning").
+    pub pipelined: bool,
     pub gemms: Vec<GemmReport>,
     pub tables: Vec<TableReport>,
     /// Bytes of SRAM: local per core (high-water mark) and shared in total.
@@ -128,6 +131,7 @@ impl Report {
             batch: options.batch,
             cores: mem.cores,
             micro_batch: mem.mb,
+            pipelined: mem.pipelined,
             gemms,
             tables,
             local_sram_bytes: mem.local_used,

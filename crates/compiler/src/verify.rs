@@ -254,33 +254,46 @@ pub fn memory(lir: &Lir, mem: &MemPlan, t: &Target) -> Vec<String> {
         }
     }
     let mut placed = Vec::new();
+    let whole = (0, lir.kernels.len().saturating_sub(1));
     for (&ti, &l) in &life {
         let tt = &lir.tensors[ti];
-        let Some(loc) = mem.tensors[ti] else {
+        let Some(first) = mem.tensors[ti] else {
             issues.push(format!("tensor `{}` is used but not placed", tt.name));
             continue;
         };
-        let size = align(mem.mb * tt.per_sample * tt.dtype.size_bytes().unwrap_or(1));
-        let limit = match loc.space {
-            Space::Local => t.local_bytes,
-            Space::Shared => mem.shared_region_bytes,
-            Space::Hbm => 0,
-        };
-        if loc.offset + size > limit {
+        // A double-buffered tensor's two copies are live across the whole micro-batch (the
+        // next micro-batch's front kernels fill one while this one computes on the other).
+        let second = mem.alt.get(ti).copied().flatten();
+        if second.is_some() && !mem.pipelined {
             issues.push(format!(
-                "tensor `{}` at {:?}+{:#x} ({size} bytes) passes its region's {limit} bytes",
-                tt.name, loc.space, loc.offset
+                "tensor `{}` has a second copy but the plan is not pipelined",
+                tt.name
             ));
         }
-        if loc.space == Space::Local
-            && mem
-                .arenas
-                .iter()
-                .any(|&(a, s)| loc.offset < a + s && a < loc.offset + size)
-        {
-            issues.push(format!("tensor `{}` overlaps the workspace", tt.name));
+        let l = if second.is_some() { whole } else { l };
+        for loc in std::iter::once(first).chain(second) {
+            let size = align(mem.mb * tt.per_sample * tt.dtype.size_bytes().unwrap_or(1));
+            let limit = match loc.space {
+                Space::Local => t.local_bytes,
+                Space::Shared => mem.shared_region_bytes,
+                Space::Hbm => 0,
+            };
+            if loc.offset + size > limit {
+                issues.push(format!(
+                    "tensor `{}` at {:?}+{:#x} ({size} bytes) passes its region's {limit} bytes",
+                    tt.name, loc.space, loc.offset
+                ));
+            }
+            if loc.space == Space::Local
+                && mem
+                    .arenas
+                    .iter()
+                    .any(|&(a, s)| loc.offset < a + s && a < loc.offset + size)
+            {
+                issues.push(format!("tensor `{}` overlaps the workspace", tt.name));
+            }
+            placed.push((ti, loc, size, l));
         }
-        placed.push((ti, loc, size, l));
     }
     for (i, a) in placed.iter().enumerate() {
         for b in &placed[i + 1..] {

@@ -48,6 +48,20 @@ pub struct EmbeddingPlan {
     pub hit_rate: BTreeMap<usize, f64>,
 }
 
+impl EmbeddingPlan {
+    /// Gives up the hot-row cache: no fills, no cache maps (their constants stay, unused).
+    pub fn drop_cache(&mut self, lir: &mut Lir) {
+        self.fills.clear();
+        self.cache_maps.clear();
+        self.cache_base.clear();
+        self.cache_bytes = 0;
+        self.hit_rate.clear();
+        for t in &mut lir.tables {
+            t.hot_rows.clear();
+        }
+    }
+}
+
 /// Bytes of one stored row.
 pub fn row_bytes(dtype: DType, dim: u64) -> u64 {
     dtype.row_bytes(dim).expect("table dtypes have row sizes")

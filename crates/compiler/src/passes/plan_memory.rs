@@ -71,6 +71,13 @@ pub struct MemPlan {
     pub mb: u64,
     /// Row blocks each micro-batch is emitted in (see `schedule`).
     pub parts: u64,
+    /// Leading kernels (input loads and gathers) that `schedule` runs one micro-batch ahead
+    /// when `pipelined`: micro-batch `i + 1`'s ids load and its bags gather while micro-batch
+    /// `i` computes, so every tensor they touch has a second copy (`alt`) for odd micro-batches.
+    pub front: usize,
+    pub pipelined: bool,
+    /// The odd micro-batches' copy of each tensor the front kernels touch.
+    pub alt: Vec<Option<Loc>>,
     /// Start of each core's shared region.
     pub shared_base: Vec<u64>,
     pub shared_region_bytes: u64,
@@ -88,9 +95,13 @@ pub struct MemPlan {
 }
 
 impl MemPlan {
-    /// Absolute address of a tensor's block for `core`.
-    pub fn tensor_addr(&self, t: TensorId, core: usize) -> Option<(Space, u64)> {
-        let l = self.tensors[t.index()]?;
+    /// Absolute address of a tensor's block for `core` in a micro-batch of `parity` (0 for
+    /// even, 1 for odd; only double-buffered tensors differ).
+    pub fn tensor_addr(&self, t: TensorId, core: usize, parity: usize) -> Option<(Space, u64)> {
+        let l = match (parity % 2, self.alt.get(t.index()).copied().flatten()) {
+            (1, Some(a)) => a,
+            _ => self.tensors[t.index()]?,
+        };
         Some(self.absolute(l, core))
     }
 
@@ -215,12 +226,42 @@ fn lifetimes(lir: &Lir) -> BTreeMap<TensorId, (usize, usize)> {
     life
 }
 
-/// Placed tensors and the high-water mark per space.
-type Placement = (BTreeMap<TensorId, Loc>, BTreeMap<Space, u64>);
+/// Leading kernels that only stage inputs and gather bags (see `MemPlan::front`).
+pub fn front_kernels(lir: &Lir) -> usize {
+    lir.kernels
+        .iter()
+        .position(|k| {
+            !matches!(
+                k.op,
+                KOp::Load { .. } | KOp::Gather { .. } | KOp::GatherRagged { .. }
+            )
+        })
+        .unwrap_or(lir.kernels.len())
+}
+
+/// Tensors the front kernels touch: double-buffered when pipelined.
+fn front_tensors(lir: &Lir, front: usize) -> Vec<TensorId> {
+    let mut out: Vec<TensorId> = lir.kernels[..front]
+        .iter()
+        .flat_map(|k| {
+            let (r, w) = Lir::views(&k.op);
+            r.into_iter()
+                .chain(w)
+                .filter_map(|v| v.tensor())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Placed tensors (key: tensor and copy) and the high-water mark per space.
+type Placement = (BTreeMap<(TensorId, u8), Loc>, BTreeMap<Space, u64>);
 
 /// First-fit over lifetimes; returns the placements or the first tensor that did not fit.
 fn place(
-    items: &[(TensorId, u64, (usize, usize))],
+    items: &[((TensorId, u8), u64, (usize, usize))],
     regions: &[(Space, u64, u64)],
 ) -> Result<Placement, TensorId> {
     let mut placed: Vec<(Space, u64, u64, (usize, usize))> = Vec::new();
@@ -252,7 +293,7 @@ fn place(
             }
         }
         if !done {
-            return Err(t);
+            return Err(t.0);
         }
     }
     Ok((out, high))
@@ -313,8 +354,12 @@ pub fn run(
     let budget = (t.local_bytes - local_base) / 2 / 64 * 64;
     let life = lifetimes(lir);
 
+    let front = front_kernels(lir);
+    let doubled = front_tensors(lir, front);
+    let whole = (0, lir.kernels.len().saturating_sub(1));
+
     let mut mb = bc;
-    let mut last_failure;
+    let mut last_failure = String::new();
     loop {
         if let Some((mut ws, need)) = workspaces(lir, t, mb, budget, used_cores) {
             let arenas_n = if 2 * need <= budget { 2 } else { 1 };
@@ -334,64 +379,86 @@ pub fn run(
                 }
             }
             let act_lo = align(local_base + arenas_n as u64 * need);
-            let mut items: Vec<(TensorId, u64, (usize, usize))> = life
-                .iter()
-                .map(|(&tid, &l)| {
-                    let tt = lir.tensor(tid);
-                    (tid, align(mb * tt.per_sample * elem(tt.dtype)), l)
-                })
-                .collect();
-            items.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            let regions = [
-                (Space::Local, act_lo, t.local_bytes),
-                (Space::Shared, shared_lo, region),
-            ];
-            if std::env::var("RF_DEBUG_MEM").is_ok() {
-                eprintln!(
-                    "mb {mb}: local act {} shared {}",
-                    t.local_bytes - act_lo,
-                    region - shared_lo
-                );
-                for (tid, size, l) in &items {
-                    eprintln!("  {:>10} {:?} {}", size, l, lir.tensor(*tid).name);
+            // Pipelining pays only with two or more micro-batches and compute after the
+            // front; its second copies may not fit, then the same micro-batch runs unpipelined
+            // (a smaller one would stream every weight once more).
+            let can_pipeline = mb < bc && front > 0 && front < lir.kernels.len();
+            for pipelined in [true, false] {
+                if pipelined && !can_pipeline {
+                    continue;
                 }
-            }
-            match place(&items, &regions) {
-                Ok((locs, high)) => {
-                    let mut tensors = vec![None; lir.tensors.len()];
-                    for (tid, l) in locs {
-                        tensors[tid.index()] = Some(l);
+                let mut items: Vec<((TensorId, u8), u64, (usize, usize))> = life
+                    .iter()
+                    .map(|(&tid, &l)| {
+                        let tt = lir.tensor(tid);
+                        let size = align(mb * tt.per_sample * elem(tt.dtype));
+                        // Both copies of a pipelined tensor are live across the whole
+                        // micro-batch: the next one's loads and gathers fill the other copy
+                        // while this one computes.
+                        let l = if pipelined && doubled.binary_search(&tid).is_ok() {
+                            whole
+                        } else {
+                            l
+                        };
+                        ((tid, 0u8), size, l)
+                    })
+                    .collect();
+                if pipelined {
+                    for &tid in &doubled {
+                        let tt = lir.tensor(tid);
+                        items.push(((tid, 1), align(mb * tt.per_sample * elem(tt.dtype)), whole));
                     }
-                    return Ok(MemPlan {
-                        cores: used_cores,
-                        samples,
-                        mb,
-                        parts: parts(t, mb),
-                        shared_base,
-                        shared_region_bytes: region,
-                        tensors,
-                        consts_at,
-                        const_offset,
-                        consts_bytes,
-                        arenas,
-                        workspace: ws,
-                        local_used: high
-                            .get(&Space::Local)
-                            .copied()
-                            .unwrap_or(act_lo)
-                            .max(act_lo),
-                        shared_used: cache
-                            + u64::from(used_cores)
-                                * high.get(&Space::Shared).copied().unwrap_or(shared_lo),
-                    });
                 }
-                Err(tid) => {
-                    let tt = lir.tensor(tid);
-                    last_failure = format!(
-                        "tensor `{}` ({} bytes per sample) has no room at micro-batch {mb}",
-                        tt.name,
-                        tt.per_sample * elem(tt.dtype)
-                    );
+                items.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                let regions = [
+                    (Space::Local, act_lo, t.local_bytes),
+                    (Space::Shared, shared_lo, region),
+                ];
+                match place(&items, &regions) {
+                    Ok((locs, high)) => {
+                        let mut tensors = vec![None; lir.tensors.len()];
+                        let mut alt = vec![None; lir.tensors.len()];
+                        for ((tid, copy), l) in locs {
+                            if copy == 0 {
+                                tensors[tid.index()] = Some(l);
+                            } else {
+                                alt[tid.index()] = Some(l);
+                            }
+                        }
+                        return Ok(MemPlan {
+                            cores: used_cores,
+                            samples,
+                            mb,
+                            parts: parts(t, mb),
+                            front,
+                            pipelined,
+                            alt,
+                            shared_base,
+                            shared_region_bytes: region,
+                            tensors,
+                            consts_at,
+                            const_offset,
+                            consts_bytes,
+                            arenas,
+                            workspace: ws,
+                            local_used: high
+                                .get(&Space::Local)
+                                .copied()
+                                .unwrap_or(act_lo)
+                                .max(act_lo),
+                            shared_used: cache
+                                + u64::from(used_cores)
+                                    * high.get(&Space::Shared).copied().unwrap_or(shared_lo),
+                        });
+                    }
+                    Err(tid) => {
+                        let tt = lir.tensor(tid);
+                        last_failure = format!(
+                            "tensor `{}` ({} bytes per sample) has no room at micro-batch {mb}",
+                            tt.name,
+                            tt.per_sample * elem(tt.dtype)
+                        );
+                    }
                 }
             }
         } else {

@@ -245,7 +245,22 @@ struct Em<'a> {
     n: u64,
     wslot: u64,
     accslot: u64,
+    /// Copy of the double-buffered tensors the current micro-batch uses (see
+    /// `MemPlan::pipelined`).
+    parity: usize,
+    /// Whether gathers may read the hot-row cache: not while it is still being filled.
+    cache: bool,
+    /// This core's hot-row fills not yet emitted (indices into `EmbeddingPlan::fills`), pushed
+    /// a few after each weight-tile DMA of the first micro-batch, and the ones emitted.
+    fills: std::collections::VecDeque<usize>,
+    filled: Vec<InstRef>,
+    interleave_fills: bool,
 }
+
+/// Hot-row fills emitted after each weight-tile DMA while the first micro-batch computes. A
+/// fill is one short row copy, bound by memory latency rather than by the engine's port, so a
+/// few of them share the DMA engines with the weight stream without starving it.
+const FILLS_PER_TILE: usize = 2;
 
 fn u32_of(x: u64, what: &str) -> Result<u32, Error> {
     u32::try_from(x).map_err(|_| Error::Unsupported {
@@ -535,7 +550,7 @@ impl<'a> Em<'a> {
         let (space, base) = match v.base {
             Base::Tensor(t) => self
                 .mem
-                .tensor_addr(t, self.core)
+                .tensor_addr(t, self.core, self.parity)
                 .expect("every used tensor is placed"),
             Base::Const(c) => self.mem.const_addr(c, self.core),
         };
@@ -776,15 +791,19 @@ impl<'a> Em<'a> {
         let rows = u32_of(tb.rows, node)?;
         let dim = tb.dim;
         let rb = row_bytes(dtype, dim);
-        let cache_map = self.emb.cache_maps.get(&table).map(|&c| {
-            let (s, a) = self.mem.const_addr(c, self.core);
-            (Addr::new(s, a), self.lir.konst(c).size_bytes())
-        });
-        let slots = self
+        let cache_map = self
             .emb
-            .cache_base
+            .cache_maps
             .get(&table)
-            .map_or((0, 0), |&b| (b, tb.hot_rows.len() as u64 * rb));
+            .filter(|_| self.cache)
+            .map(|&c| {
+                let (s, a) = self.mem.const_addr(c, self.core);
+                (Addr::new(s, a), self.lir.konst(c).size_bytes())
+            });
+        let slots = match (cache_map, self.emb.cache_base.get(&table)) {
+            (Some(_), Some(&b)) => (b, tb.hot_rows.len() as u64 * rb),
+            _ => (0, 0),
+        };
         let iv = self.opnd(idx);
         if !idx.is_contiguous() || iv.strides[0] != hotness {
             return Err(Error::unsupported(
@@ -1104,6 +1123,9 @@ impl<'a> Em<'a> {
                     },
                     node,
                 );
+                if em.interleave_fills {
+                    em.push_fills(FILLS_PER_TILE)?;
+                }
                 Ok(slot)
             };
         let mut next_slot = if steps.is_empty() {
@@ -1586,15 +1608,19 @@ impl<'a> Em<'a> {
         let (dtype, dim) = (tb.dtype, tb.dim);
         let rows = u32_of(tb.rows, node)?;
         let rb = row_bytes(dtype, dim);
-        let cache_map = self.emb.cache_maps.get(&table).map(|&c| {
-            let (s, a) = self.mem.const_addr(c, self.core);
-            (Addr::new(s, a), self.lir.konst(c).size_bytes())
-        });
-        let slots = self
+        let cache_map = self
             .emb
-            .cache_base
+            .cache_maps
             .get(&table)
-            .map_or((0, 0), |&b| (b, tb.hot_rows.len() as u64 * rb));
+            .filter(|_| self.cache)
+            .map(|&c| {
+                let (s, a) = self.mem.const_addr(c, self.core);
+                (Addr::new(s, a), self.lir.konst(c).size_bytes())
+            });
+        let slots = match (cache_map, self.emb.cache_base.get(&table)) {
+            (Some(_), Some(&b)) => (b, tb.hot_rows.len() as u64 * rb),
+            _ => (0, 0),
+        };
         // Which ids a chunk reads is known only at run time: its footprint is the whole list.
         let hint = GatherHint {
             ids: capacity,
@@ -1668,6 +1694,7 @@ impl<'a> Em<'a> {
         }
     }
 
+    /// The vector constants' load, and this core's share of the hot-row fills (queued).
     fn prologue(&mut self) -> Result<(), Error> {
         let node = "prologue";
         if self.mem.consts_bytes > 0 {
@@ -1685,15 +1712,20 @@ impl<'a> Em<'a> {
                 node,
             );
         }
-        if self.emb.fills.is_empty() {
-            return Ok(());
-        }
         let cores = self.mem.cores as usize;
-        let mut mine = Vec::new();
-        for (fi, &(table, row, rows, at)) in self.emb.fills.iter().enumerate() {
-            if fi % cores != self.core {
-                continue;
-            }
+        self.fills = (0..self.emb.fills.len())
+            .filter(|fi| fi % cores == self.core)
+            .collect();
+        Ok(())
+    }
+
+    /// Emits up to `count` queued hot-row fills.
+    fn push_fills(&mut self, count: usize) -> Result<(), Error> {
+        for _ in 0..count {
+            let Some(fi) = self.fills.pop_front() else {
+                break;
+            };
+            let (table, row, rows, at) = self.emb.fills[fi];
             let tb = &self.lir.tables[table];
             let rb = row_bytes(tb.dtype, tb.dim);
             let bytes = u32_of(rows * rb, "hot-row cache")?;
@@ -1710,14 +1742,29 @@ impl<'a> Em<'a> {
                 None,
                 &[],
             );
-            mine.push(r);
+            self.filled.push(r);
         }
+        Ok(())
+    }
+
+    /// Emits the remaining fills and the barrier after which every core's gathers may read the
+    /// cache.
+    fn finish_fills(&mut self) -> Result<(), Error> {
+        self.interleave_fills = false;
+        if self.emb.fills.is_empty() {
+            self.cache = true;
+            return Ok(());
+        }
+        let n = self.fills.len();
+        self.push_fills(n)?;
+        let cores = self.mem.cores as usize;
         if cores > 1 {
             let sem = ChipSem::new(0).expect("g0 exists");
+            let mine = std::mem::take(&mut self.filled);
             let b = self.s.push(
                 Inst::CtlBarrier {
                     sem,
-                    count: u32_of(cores as u64, node)?,
+                    count: u32_of(cores as u64, "hot-row cache")?,
                 },
                 "hot-row cache",
                 None,
@@ -1725,6 +1772,22 @@ impl<'a> Em<'a> {
             );
             self.s
                 .mark_written(Space::Shared, 0, self.emb.cache_bytes, b);
+        }
+        self.cache = true;
+        Ok(())
+    }
+
+    /// Kernel `ki` over the micro-batch of `n` samples starting `done` samples into the core's
+    /// slice, as `parts` row blocks.
+    fn kernel_mb(&mut self, ki: usize, first: u64, done: u64, n: u64) -> Result<(), Error> {
+        let part = n.div_ceil(self.mem.parts.max(1));
+        let mut sub = 0;
+        while sub < n {
+            self.n = part.min(n - sub);
+            self.sub0 = sub;
+            self.s0 = first + done + sub;
+            self.kernel(ki)?;
+            sub += self.n;
         }
         Ok(())
     }
@@ -1923,26 +1986,92 @@ pub fn emit(
             n: 0,
             wslot: 0,
             accslot: 0,
+            parity: 0,
+            cache: true,
+            fills: std::collections::VecDeque::new(),
+            filled: Vec::new(),
+            interleave_fills: false,
         };
         em.prologue()?;
-        let mut done = 0;
-        while done < count {
-            let n = (count - done).min(mem.mb);
+        let mbs: Vec<(u64, u64)> = (0..count)
+            .step_by(mem.mb.max(1) as usize)
+            .map(|d| (d, (count - d).min(mem.mb)))
+            .collect();
+        let kernels = lir.kernels.len();
+        if !mem.pipelined {
             // The micro-batch runs as `parts` row blocks, kernel by kernel: while the vector
             // unit finishes one block's elementwise work, the matrix unit starts the next
             // block's products (in-order queues need the independent work next in line).
-            let part = n.div_ceil(mem.parts.max(1));
-            for ki in 0..lir.kernels.len() {
-                let mut sub = 0;
-                while sub < n {
-                    em.n = part.min(n - sub);
-                    em.sub0 = sub;
-                    em.s0 = first + done + sub;
-                    em.kernel(ki)?;
-                    sub += em.n;
+            em.finish_fills()?;
+            for &(done, n) in &mbs {
+                for ki in 0..kernels {
+                    em.kernel_mb(ki, first, done, n)?;
                 }
             }
-            done += n;
+        } else {
+            // Software pipeline: micro-batch `i + 1`'s loads and gathers (the front kernels,
+            // into the other copy of their tensors) are emitted ahead of micro-batch `i`'s
+            // compute, so the gather engines work while the arrays do. The first micro-batch's
+            // gathers do not wait for the hot-row cache: they read every row from memory while
+            // the fills run between its weight tiles, and the barrier that opens the cache
+            // precedes the second micro-batch's gathers.
+            let front = mem.front;
+            em.cache = emb.fills.is_empty();
+            em.interleave_fills = !emb.fills.is_empty();
+
+            // Micro-batch `i + 1`'s front goes right before the first kernel of micro-batch
+            // `i` that reads gathered bags: its loads then queue behind micro-batch `i`'s first
+            // weights, and its gathers start once micro-batch `i`'s own gathers have had the
+            // engines (the engine pools serve the cores' queues in order, so launching earlier
+            // lets one core's next gathers delay another core's current ones).
+            let gathered: Vec<TensorId> = lir.kernels[..front]
+                .iter()
+                .filter(|k| matches!(k.op, KOp::Gather { .. } | KOp::GatherRagged { .. }))
+                .filter_map(|k| Lir::views(&k.op).1.first().and_then(|v| v.tensor()))
+                .collect();
+            let consumer = (front..kernels)
+                .find(|&ki| {
+                    Lir::views(&lir.kernels[ki].op)
+                        .0
+                        .iter()
+                        .any(|v| v.tensor().is_some_and(|t| gathered.contains(&t)))
+                })
+                .unwrap_or(front);
+            let mut launched = 0;
+            let launch = |em: &mut Em, i: usize| -> Result<(), Error> {
+                let (done, n) = mbs[i];
+                em.parity = i % 2;
+                for ki in 0..front {
+                    em.kernel_mb(ki, first, done, n)?;
+                }
+                Ok(())
+            };
+            if !mbs.is_empty() {
+                launch(&mut em, 0)?;
+            }
+            for (i, &(done, n)) in mbs.iter().enumerate() {
+                for ki in front..kernels {
+                    if em.interleave_fills && em.fills.is_empty() {
+                        em.finish_fills()?;
+                    }
+                    if launched == i && i + 1 < mbs.len() && ki >= consumer && em.cache {
+                        launch(&mut em, i + 1)?;
+                        launched = i + 1;
+                    }
+                    em.parity = i % 2;
+                    em.kernel_mb(ki, first, done, n)?;
+                }
+                if !em.cache {
+                    em.finish_fills()?;
+                }
+                if launched == i && i + 1 < mbs.len() {
+                    launch(&mut em, i + 1)?;
+                    launched = i + 1;
+                }
+            }
+            if !em.cache {
+                em.finish_fills()?;
+            }
         }
         em.s.push(Inst::CtlHalt {}, "end", None, &[]);
         out.push(em.s);

@@ -763,14 +763,27 @@ impl Sim<'_> {
                 index: job.index,
             });
         }
-        self.finish(job.core, job.queue, job.slot, now)?;
+        // The freed engine goes to the queues already waiting for the pool, in the order they
+        // asked, before the finishing queue may take it again (round robin): otherwise a core
+        // whose queue keeps the pool busy would hold every engine while another core's ready
+        // instructions wait.
         let in_gather_pool = e >= self.gather_pool.0 && e < self.gather_pool.1;
         let w = usize::from(in_gather_pool && self.gather_pool != self.dma_pool);
-        let waiters: Vec<(u32, u8)> = self.pool_waiters[w].drain(..).collect();
-        for (c, q) in waiters {
+        let pool = if w == 1 {
+            self.gather_pool
+        } else {
+            self.dma_pool
+        };
+        while (pool.0..pool.1).any(|x| self.engines[x].idle()) {
+            let Some((c, q)) = self.pool_waiters[w].pop_front() else {
+                break;
+            };
+            // A queue that takes the engine and still has work queues up again behind the
+            // others.
             self.cores[c as usize].queues[q as usize].registered = false;
-            self.schedule_try(c as usize, q as usize, now);
+            self.try_start(c as usize, q as usize, now)?;
         }
+        self.finish(job.core, job.queue, job.slot, now)?;
         Ok(())
     }
 }
