@@ -256,14 +256,14 @@ fn front_tensors(lir: &Lir, front: usize) -> Vec<TensorId> {
     out
 }
 
+/// A tensor copy to place (tensor, copy 0 or 1), its bytes and lifetime in kernels.
+type Item = ((TensorId, u8), u64, (usize, usize));
+
 /// Placed tensors (key: tensor and copy) and the high-water mark per space.
 type Placement = (BTreeMap<(TensorId, u8), Loc>, BTreeMap<Space, u64>);
 
 /// First-fit over lifetimes; returns the placements or the first tensor that did not fit.
-fn place(
-    items: &[((TensorId, u8), u64, (usize, usize))],
-    regions: &[(Space, u64, u64)],
-) -> Result<Placement, TensorId> {
+fn place(items: &[Item], regions: &[(Space, u64, u64)]) -> Result<Placement, TensorId> {
     let mut placed: Vec<(Space, u64, u64, (usize, usize))> = Vec::new();
     let mut out = BTreeMap::new();
     let mut high: BTreeMap<Space, u64> = BTreeMap::new();
@@ -387,7 +387,7 @@ pub fn run(
                 if pipelined && !can_pipeline {
                     continue;
                 }
-                let mut items: Vec<((TensorId, u8), u64, (usize, usize))> = life
+                let mut items: Vec<Item> = life
                     .iter()
                     .map(|(&tid, &l)| {
                         let tt = lir.tensor(tid);
