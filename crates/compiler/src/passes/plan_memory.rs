@@ -21,6 +21,10 @@
 //!   which everything fits. Smaller SRAM means more micro-batches, each streaming the weights
 //!   again — the model's HBM-resident parts (weights, tables, inputs, outputs) never move, and
 //!   nothing else is ever written to HBM.
+//! * **Pipelining**: with two or more micro-batches per core, the tensors the leading load and
+//!   gather kernels touch get a second copy (odd micro-batches), both live throughout, so
+//!   `schedule` can run micro-batch `i + 1`'s loads and gathers during micro-batch `i`'s
+//!   compute; when that does not fit, the same micro-batch runs unpipelined.
 
 use std::collections::BTreeMap;
 
