@@ -368,7 +368,14 @@ impl Machine {
         debug_assert_eq!(t.inc, 1);
         self.mem
             .write_rows(t.region, t.addr, t.cols * t.es, t.ld * t.es, data);
-        self.stats.bytes_written.add(t.region, data.len() as u64);
+        self.note_write(t);
+    }
+
+    /// Accounts for writing a checked, non-empty tile (statistics, origins, race tracking).
+    fn note_write(&mut self, t: &Tile) {
+        self.stats
+            .bytes_written
+            .add(t.region, t.rows * t.cols * t.es);
         self.origins
             .written(t.region, t.addr, t.extent().unwrap_or(0));
         if let Some(r) = &mut self.races {
@@ -1401,14 +1408,16 @@ impl Machine {
         if tc.is_empty() {
             return Ok(());
         }
+        if op.dtype == DType::I8 {
+            self.matmul_i8(op, &ta, &tb, &tc)?;
+            self.stats.macs += op.m * op.k * op.n;
+            return Ok(());
+        }
         let a = self.load(&ta);
         let b = self.load(&tb);
         let acc0 = op.accumulate.then(|| self.load(&tc));
         let (m, k, n) = (op.m as usize, op.k as usize, op.n as usize);
         let out = match op.dtype {
-            DType::I8 => {
-                crate::kernels::matmul_i8(&a, &b, acc0.as_deref(), m, k, n, op.transpose_b)?
-            }
             DType::Bf16 | DType::F16 | DType::E4m3 | DType::E5m2 => crate::kernels::matmul_float(
                 op.dtype,
                 &a,
@@ -1424,6 +1433,57 @@ impl Machine {
         drop((a, b, acc0));
         self.store(&tc, &out);
         self.stats.macs += op.m * op.k * op.n;
+        Ok(())
+    }
+
+    /// `mxu.matmul.i8` on checked, non-empty tiles. Both inputs are packed (and overflow is
+    /// decided) before the accumulator is touched, so aliasing cannot change the result and a
+    /// fault leaves memory as it was. An SRAM accumulator whose rows do not overlap is updated
+    /// in place; any other goes through a packed copy.
+    fn matmul_i8(
+        &mut self,
+        op: &MatmulOp,
+        ta: &Tile,
+        tb: &Tile,
+        tc: &Tile,
+    ) -> Result<(), FaultKind> {
+        let (m, k, n) = (op.m as usize, op.k as usize, op.n as usize);
+        self.note_read(ta);
+        self.note_read(tb);
+        if op.accumulate {
+            self.note_read(tc);
+        }
+        let extent = tc.extent().expect("checked");
+        let in_place = tc.region != Region::Hbm && tc.ld >= tc.cols;
+        let ldc = tc.ld as usize * 4;
+        let mm = {
+            let (a, b) = (self.view(ta), self.view(tb));
+            let new = |acc0| crate::kernels::MatmulI8::new(&a, &b, acc0, m, k, n, op.transpose_b);
+            match (
+                op.accumulate,
+                self.mem.sram_span(tc.region, tc.addr, extent),
+            ) {
+                (false, _) => new(None),
+                (true, Some(c)) if in_place => new(Some((c, ldc))),
+                (true, _) => new(Some((&self.view(tc), n * 4))),
+            }
+        }?;
+        if in_place {
+            let c = self
+                .mem
+                .sram_span_mut(tc.region, tc.addr, extent)
+                .expect("an SRAM tile");
+            mm.run(c, ldc, op.accumulate);
+            self.note_write(tc);
+        } else {
+            let mut out = if op.accumulate {
+                self.view(tc).into_owned()
+            } else {
+                vec![0u8; m * n * 4]
+            };
+            mm.run(&mut out, n * 4, op.accumulate);
+            self.store(tc, &out);
+        }
         Ok(())
     }
 

@@ -19,7 +19,7 @@
 //! ```
 //!
 //! Reading order: [`machine`] (loading, bindings, the dispatch loop) → `exec` (one `match` arm
-//! per instruction) → `kernels` (matrix arithmetic) → `mem` (sparse HBM, procedural tables) →
+//! per instruction) → `kernels` (matrix arithmetic; `igemm` the exact int8 kernel) → `mem` (sparse HBM, procedural tables) →
 //! `codec` (conversions) → [`fault`]. `races` implements `--check-races`, `origin` traces
 //! indices back to inputs.
 //!
@@ -32,6 +32,7 @@ mod decode;
 mod error;
 mod exec;
 pub mod fault;
+mod igemm;
 mod kernels;
 pub mod machine;
 mod mem;

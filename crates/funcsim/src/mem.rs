@@ -408,6 +408,23 @@ impl Memory {
         }
     }
 
+    /// `len` checked bytes of an SRAM from `addr`, borrowed; `None` for HBM.
+    pub(crate) fn sram_span(&self, region: Region, addr: u64, len: u64) -> Option<&[u8]> {
+        self.sram(region)
+            .map(|s| &s[addr as usize..(addr + len) as usize])
+    }
+
+    /// [`Memory::sram_span`], writable.
+    pub(crate) fn sram_span_mut(
+        &mut self,
+        region: Region,
+        addr: u64,
+        len: u64,
+    ) -> Option<&mut [u8]> {
+        self.sram_mut(region)
+            .map(|s| &mut s[addr as usize..(addr + len) as usize])
+    }
+
     /// Reads checked bytes.
     pub(crate) fn read(&self, region: Region, addr: u64, out: &mut [u8]) {
         match self.sram(region) {
