@@ -127,7 +127,7 @@ fn f32_to_int(x: f32, lo: i32, hi: i32) -> i32 {
 }
 
 #[inline]
-fn le_f32(b: &[u8]) -> f32 {
+pub(crate) fn le_f32(b: &[u8]) -> f32 {
     f32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
 

@@ -322,7 +322,85 @@ impl<'a> RowReader<'a> {
     }
 }
 
+/// A tile's rows borrowed from SRAM: row `r` starts at byte `r · ld` of the slice.
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    bytes: &'a [u8],
+    ld: usize,
+}
+
+impl<'a> Rows<'a> {
+    fn row(&self, r: usize, len: usize) -> &'a [u8] {
+        &self.bytes[r * self.ld..r * self.ld + len]
+    }
+}
+
+/// Fills `out` (`rows` packed rows of `out_row` bytes) row by row, in parallel for large
+/// tiles; each row is computed by one call of `f(r, out_row)` (no value depends on another row,
+/// so the split cannot change a bit).
+fn by_rows(out: &mut [u8], out_row: usize, elems: usize, f: impl Fn(usize, &mut [u8]) + Sync) {
+    if out_row == 0 {
+        return;
+    }
+    if elems >= PAR_MIN_ELEMS {
+        out.par_chunks_mut(out_row)
+            .enumerate()
+            .with_min_len(8)
+            .for_each(|(r, o)| f(r, o));
+    } else {
+        out.chunks_mut(out_row)
+            .enumerate()
+            .for_each(|(r, o)| f(r, o));
+    }
+}
+
+/// `f` over f32 rows into packed f32 rows (NaN results canonical, as `codec::map_f32_bytes`).
+fn map_rows_f32(a: Rows<'_>, rows: usize, cols: usize, f: impl Fn(f32) -> f32 + Sync) -> Vec<u8> {
+    let rb = cols * 4;
+    let mut out = vec![0u8; rows * rb];
+    by_rows(&mut out, rb, rows * cols, |r, o| {
+        let x = a.row(r, rb);
+        for (o, x) in o.chunks_exact_mut(4).zip(x.chunks_exact(4)) {
+            o.copy_from_slice(&codec::canon(f(codec::le_f32(x))).to_le_bytes());
+        }
+    });
+    out
+}
+
+/// `f` over two f32 tiles' rows into packed f32 rows (NaN results canonical, as
+/// `codec::zip_f32_bytes`).
+fn zip_rows_f32(
+    a: Rows<'_>,
+    b: Rows<'_>,
+    rows: usize,
+    cols: usize,
+    f: impl Fn(f32, f32) -> f32 + Sync,
+) -> Vec<u8> {
+    let rb = cols * 4;
+    let mut out = vec![0u8; rows * rb];
+    by_rows(&mut out, rb, rows * cols, |r, o| {
+        let (x, y) = (a.row(r, rb), b.row(r, rb));
+        let pairs = x.chunks_exact(4).zip(y.chunks_exact(4));
+        for (o, (x, y)) in o.chunks_exact_mut(4).zip(pairs) {
+            o.copy_from_slice(&codec::canon(f(codec::le_f32(x), codec::le_f32(y))).to_le_bytes());
+        }
+    });
+    out
+}
+
 impl Machine {
+    /// A checked tile's rows, borrowed, when it lies in SRAM with unit column stride.
+    fn rows_of(&self, t: &Tile) -> Option<Rows<'_>> {
+        if t.inc != 1 || t.is_empty() {
+            return None;
+        }
+        let bytes = self.mem.sram_span(t.region, t.addr, t.extent()?)?;
+        Some(Rows {
+            bytes,
+            ld: (t.ld * t.es) as usize,
+        })
+    }
+
     fn check(&self, t: &Tile) -> Result<(), FaultKind> {
         let align = if t.es == 4 { 4 } else { 1 };
         self.mem
@@ -1067,14 +1145,14 @@ impl Machine {
                 dst: dst.offset,
             });
         }
-        let data = self.mem.read_rows(sr, src.offset, rows, rb, ss);
         if let Some(r) = &mut self.races {
             r.tile(sr, src.offset, rows, rb, ss, false);
             r.tile(dr, dst.offset, rows, rb, ds, true);
         }
         self.origins
             .copied(sr, src.offset, ss, dr, dst.offset, ds, rows, rb, de, se);
-        self.mem.write_rows(dr, dst.offset, rb, ds, &data);
+        self.mem
+            .copy_rows(sr, src.offset, ss, dr, dst.offset, ds, rows, rb);
         self.stats.bytes_read.add(sr, rows * rb);
         self.stats.bytes_written.add(dr, rows * rb);
         Ok(())
@@ -1515,6 +1593,20 @@ impl Machine {
         }
         self.note_read(&ta);
         self.note_read(&tb);
+        if dtype == DType::F32
+            && let (Some(x), Some(y)) = (self.rows_of(&ta), self.rows_of(&tb))
+        {
+            let (rows, cols) = (s.rows as usize, s.cols as usize);
+            let out = match op {
+                Bin::Add => zip_rows_f32(x, y, rows, cols, |p, q| p + q),
+                Bin::Sub => zip_rows_f32(x, y, rows, cols, |p, q| p - q),
+                Bin::Mul => zip_rows_f32(x, y, rows, cols, |p, q| p * q),
+                Bin::Max => zip_rows_f32(x, y, rows, cols, fmax),
+                Bin::Min => zip_rows_f32(x, y, rows, cols, fmin),
+            };
+            self.store(&td, &out);
+            return Ok(());
+        }
         let (x, y) = (self.view(&ta), self.view(&tb));
         let out = if dtype == DType::F32 {
             match op {
@@ -1583,6 +1675,25 @@ impl Machine {
             return Ok(());
         }
         self.note_read(&ta);
+        if dtype == DType::F32
+            && let Some(x) = self.rows_of(&ta)
+        {
+            let (rows, cols) = (s.rows as usize, s.cols as usize);
+            let out = match op {
+                Un::Relu => map_rows_f32(x, rows, cols, relu),
+                Un::Sigmoid => map_rows_f32(x, rows, cols, math::sigmoid),
+                Un::Tanh => map_rows_f32(x, rows, cols, math::tanh),
+                Un::Gelu => map_rows_f32(x, rows, cols, math::gelu),
+                Un::Silu => map_rows_f32(x, rows, cols, math::silu),
+                Un::Exp => map_rows_f32(x, rows, cols, math::exp),
+                Un::Rsqrt => map_rows_f32(x, rows, cols, math::rsqrt),
+                Un::Recip => map_rows_f32(x, rows, cols, math::recip),
+                Un::Neg => map_rows_f32(x, rows, cols, |v| -v),
+                Un::Scale(k) => map_rows_f32(x, rows, cols, |v| v * k),
+            };
+            self.store(&td, &out);
+            return Ok(());
+        }
         let x = self.view(&ta);
         let out = if dtype == DType::F32 {
             match op {
@@ -1664,6 +1775,32 @@ impl Machine {
             return Ok(());
         }
         self.note_read(&ta);
+        if from != to
+            && let Some(x) = self.rows_of(&ta)
+        {
+            // Elementwise conversions, one row at a time (rows in parallel).
+            let (rows, cols) = (s.rows as usize, s.cols as usize);
+            let (ib, ob) = (
+                cols * elem_bytes(from) as usize,
+                cols * elem_bytes(to) as usize,
+            );
+            let mut out = vec![0u8; rows * ob];
+            by_rows(&mut out, ob, rows * cols, |r, o| {
+                let row = x.row(r, ib);
+                let converted = if is_float(from) || is_float(to) {
+                    codec::from_f32(to, &codec::to_f32(from, row))
+                } else {
+                    let v: Vec<i64> = codec::to_i32(from, row)
+                        .into_iter()
+                        .map(i64::from)
+                        .collect();
+                    codec::from_i64_saturating(to, &v)
+                };
+                o.copy_from_slice(&converted);
+            });
+            self.store(&td, &out);
+            return Ok(());
+        }
         let x = self.view(&ta);
         let out = if from == to {
             x.into_owned()
@@ -1686,7 +1823,7 @@ impl Machine {
         a: Addr,
         s: Shape2,
         zero_point: i32,
-        multiplier: impl Fn(usize) -> QuantizedMultiplier,
+        multiplier: impl Fn(usize) -> QuantizedMultiplier + Sync,
     ) -> Result<(), FaultKind> {
         let td = Tile::new("dst", core, dst, s.rows, s.cols, s.ldd, elem_bytes(dtype));
         let ta = Tile::new("a", core, a, s.rows, s.cols, s.lda, 4);
@@ -1699,22 +1836,26 @@ impl Machine {
             return Err(bad("dtype", format!("requantization to {dtype}")));
         }
         let (lo, hi) = codec::int_range(dtype);
-        let cols = s.cols as usize;
-        let x = codec::to_i32(DType::I32, &self.load(&ta));
-        let r: Vec<i64> = x
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| {
-                i64::from(requantize(
-                    v,
-                    multiplier(i % cols),
+        let (rows, cols) = (s.rows as usize, s.cols as usize);
+        self.note_read(&ta);
+        let x = self.view(&ta);
+        // Results lie in lo..=hi (i8 or u8), so their low byte is the stored element.
+        let mut out = vec![0u8; rows * cols];
+        by_rows(&mut out, cols, rows * cols, |r, o| {
+            let row = &x[r * cols * 4..(r + 1) * cols * 4];
+            for (c, (o, v)) in o.iter_mut().zip(row.chunks_exact(4)).enumerate() {
+                let q = requantize(
+                    i32::from_le_bytes([v[0], v[1], v[2], v[3]]),
+                    multiplier(c),
                     zero_point,
                     lo as i32,
                     hi as i32,
-                ))
-            })
-            .collect();
-        self.store(&td, &codec::from_i64_saturating(dtype, &r));
+                );
+                *o = q as u8;
+            }
+        });
+        drop(x);
+        self.store(&td, &out);
         Ok(())
     }
 

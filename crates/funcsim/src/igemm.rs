@@ -72,12 +72,14 @@ impl PackedB {
                 }
                 let (q, c) = (j / NR, j % NR);
                 let panel = &mut words[q * k2 * NR..(q + 1) * k2 * NR];
-                let (pairs, tail) = col.as_chunks::<2>();
-                for (p2, &[lo, hi]) in pairs.iter().enumerate() {
-                    panel[p2 * NR + c] = pair(lo, hi);
+                let pairs = col.chunks_exact(2);
+                let tail = pairs.remainder();
+                let full = k / 2;
+                for (p2, two) in pairs.enumerate() {
+                    panel[p2 * NR + c] = pair(two[0], two[1]);
                 }
                 if let [last] = tail {
-                    panel[pairs.len() * NR + c] = pair(*last, 0);
+                    panel[full * NR + c] = pair(*last, 0);
                 }
             }
         } else {
@@ -127,12 +129,13 @@ pub(crate) fn pack_a(a: &[u8], rows: usize, k: usize, lda: usize, k2: usize) -> 
     let mut out = vec![0i32; rows * k2];
     for (i, dst) in out.chunks_exact_mut(k2.max(1)).enumerate().take(rows) {
         let row = &a[i * lda..i * lda + k];
-        let (pairs, tail) = row.as_chunks::<2>();
-        for (w, &[lo, hi]) in dst.iter_mut().zip(pairs) {
-            *w = pair(lo, hi);
+        let pairs = row.chunks_exact(2);
+        let tail = pairs.remainder();
+        for (w, two) in dst.iter_mut().zip(pairs) {
+            *w = pair(two[0], two[1]);
         }
         if let [last] = tail {
-            dst[pairs.len()] = pair(*last, 0);
+            dst[k / 2] = pair(*last, 0);
         }
     }
     out
@@ -201,8 +204,8 @@ pub(crate) fn gemm_portable(
             let crow = &mut c[i * ldc + q * NR * 4..i * ldc + (q * NR + cols) * 4];
             let mut acc = [0i32; NR];
             if accumulate {
-                for (s, v) in acc.iter_mut().zip(crow.as_chunks::<4>().0) {
-                    *s = i32::from_le_bytes(*v);
+                for (s, v) in acc.iter_mut().zip(crow.chunks_exact(4)) {
+                    *s = i32::from_le_bytes([v[0], v[1], v[2], v[3]]);
                 }
             }
             for (&x, bw) in arow.iter().zip(b.panel(q).chunks_exact(NR)) {
@@ -210,8 +213,8 @@ pub(crate) fn gemm_portable(
                     *s = s.wrapping_add(madd(x, y));
                 }
             }
-            for (v, s) in crow.as_chunks_mut::<4>().0.iter_mut().zip(acc) {
-                *v = s.to_le_bytes();
+            for (v, s) in crow.chunks_exact_mut(4).zip(acc) {
+                v.copy_from_slice(&s.to_le_bytes());
             }
         }
     }
@@ -262,7 +265,7 @@ mod x86 {
         bw: Avx512bw,
         a: &[i32],
         k2: usize,
-        panel: &[[i32; 16]],
+        panel: &[i32],
         c: &mut [u8],
         ldc: usize,
         cols: usize,
@@ -272,11 +275,8 @@ mod x86 {
         let mut acc = [[f._mm512_setzero_si512(); NV]; R];
         if accumulate && cols == NR {
             for (i, acc_i) in acc.iter_mut().enumerate() {
-                let row: &[u8; NR * 4] = c[i * ldc..i * ldc + NR * 4].try_into().expect("a row");
-                let (vs, _) = row.as_chunks::<64>();
-                for (acc_v, &v) in acc_i.iter_mut().zip(vs) {
-                    *acc_v = pulp::cast(v);
-                }
+                let row: [u8; NR * 4] = c[i * ldc..i * ldc + NR * 4].try_into().expect("a row");
+                *acc_i = pulp::cast(row);
             }
         } else if accumulate {
             for (i, acc_i) in acc.iter_mut().enumerate() {
@@ -290,8 +290,9 @@ mod x86 {
                 }
             }
         }
-        for (p, bp) in panel.chunks_exact(NV).enumerate().take(k2) {
-            let b: [__m512i; NV] = core::array::from_fn(|v| pulp::cast(bp[v]));
+        for (p, bp) in panel.chunks_exact(NR).enumerate().take(k2) {
+            let bp: [i32; NR] = bp.try_into().expect("a panel row");
+            let b: [__m512i; NV] = pulp::cast(bp);
             for i in 0..R {
                 let x = f._mm512_set1_epi32(rows[i][p]);
                 for v in 0..NV {
@@ -323,7 +324,7 @@ mod x86 {
     ) {
         let (k2, n) = (b.k2, b.n);
         for q in 0..b.panels() {
-            let (panel, _) = b.panel(q).as_chunks::<16>();
+            let panel = b.panel(q);
             let cols = NR.min(n - q * NR);
             let mut i = 0;
             while i < rows {

@@ -102,10 +102,8 @@ impl MatmulI8 {
             let accrow = acc0.map(|(acc, ld)| &acc[i * ld..i * ld + n * 4]);
             // Largest |acc| plus Σ_k |a[i,k]|·max_j |b[k,j]| bounds every partial sum of row i.
             let acc_max = accrow.map_or(0u32, |acc| {
-                acc.as_chunks::<4>()
-                    .0
-                    .iter()
-                    .fold(0u32, |m, c| m.max(i32::from_le_bytes(*c).unsigned_abs()))
+                acc.chunks_exact(4)
+                    .fold(0u32, |m, c| m.max(le_i32(c).unsigned_abs()))
             });
             // Each term is at most 2^14: u32 sums of 2^16 terms cannot wrap.
             let products: u64 = arow

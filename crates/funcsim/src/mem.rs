@@ -476,6 +476,110 @@ impl Memory {
         out
     }
 
+    /// Copies a checked strided 2-D block (`rows` rows of `rb` bytes, source rows `ss` bytes
+    /// apart, destination rows `ds` apart) without an intermediate buffer. Rows are copied in
+    /// increasing order, which gives the bytes of [`Memory::read_rows`] then
+    /// [`Memory::write_rows`] whenever source and destination bytes do not overlap (the caller
+    /// guarantees that within one memory; different memories never overlap).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn copy_rows(
+        &mut self,
+        sr: Region,
+        src: u64,
+        ss: u64,
+        dr: Region,
+        dst: u64,
+        ds: u64,
+        rows: u64,
+        rb: u64,
+    ) {
+        let n = rb as usize;
+        // One block when both sides are contiguous.
+        let (rows, n, ss, ds) = if ss == rb && ds == rb {
+            (1, n * rows as usize, 0, 0)
+        } else {
+            (rows, n, ss, ds)
+        };
+        let at = |base: u64, stride: u64, r: u64| (base + r * stride) as usize;
+        let Memory {
+            hbm,
+            shared,
+            locals,
+            ..
+        } = self;
+        match (sr, dr) {
+            (Region::Hbm, Region::Hbm) => {
+                let mut buf = vec![0u8; n];
+                for r in 0..rows {
+                    hbm.read(src + r * ss, &mut buf);
+                    hbm.write(dst + r * ds, &buf);
+                }
+            }
+            (Region::Hbm, _) => {
+                let d = match dr {
+                    Region::Shared => shared,
+                    Region::Local(c) => &mut locals[c as usize],
+                    Region::Hbm => unreachable!("handled above"),
+                };
+                for r in 0..rows {
+                    let a = at(dst, ds, r);
+                    hbm.read(src + r * ss, &mut d[a..a + n]);
+                }
+            }
+            (_, Region::Hbm) => {
+                let s = match sr {
+                    Region::Shared => &shared[..],
+                    Region::Local(c) => &locals[c as usize][..],
+                    Region::Hbm => unreachable!("handled above"),
+                };
+                for r in 0..rows {
+                    let a = at(src, ss, r);
+                    hbm.write(dst + r * ds, &s[a..a + n]);
+                }
+            }
+            (a, b) if a == b => {
+                let m = match a {
+                    Region::Shared => shared,
+                    Region::Local(c) => &mut locals[c as usize],
+                    Region::Hbm => unreachable!("handled above"),
+                };
+                for r in 0..rows {
+                    let s0 = at(src, ss, r);
+                    m.copy_within(s0..s0 + n, at(dst, ds, r));
+                }
+            }
+            (Region::Shared, Region::Local(c)) => {
+                let d = &mut locals[c as usize];
+                for r in 0..rows {
+                    let (s0, d0) = (at(src, ss, r), at(dst, ds, r));
+                    d[d0..d0 + n].copy_from_slice(&shared[s0..s0 + n]);
+                }
+            }
+            (Region::Local(c), Region::Shared) => {
+                let s = &locals[c as usize];
+                for r in 0..rows {
+                    let (s0, d0) = (at(src, ss, r), at(dst, ds, r));
+                    shared[d0..d0 + n].copy_from_slice(&s[s0..s0 + n]);
+                }
+            }
+            (Region::Local(c1), Region::Local(c2)) => {
+                let (c1, c2) = (c1 as usize, c2 as usize);
+                let (s, d) = if c1 < c2 {
+                    let (lo, hi) = locals.split_at_mut(c2);
+                    (&lo[c1], &mut hi[0])
+                } else {
+                    let (lo, hi) = locals.split_at_mut(c1);
+                    (&hi[0], &mut lo[c2])
+                };
+                for r in 0..rows {
+                    let (s0, d0) = (at(src, ss, r), at(dst, ds, r));
+                    d[d0..d0 + n].copy_from_slice(&s[s0..s0 + n]);
+                }
+            }
+            (Region::Shared, Region::Shared) => unreachable!("equal regions are handled above"),
+        }
+    }
+
     /// Writes a checked strided 2-D block (rows in increasing order, so overlapping rows end
     /// with the last row's bytes).
     pub(crate) fn write_rows(
