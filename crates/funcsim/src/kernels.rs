@@ -57,9 +57,10 @@ fn le_i32(b: &[u8]) -> i32 {
 #[derive(Debug)]
 pub(crate) struct MatmulI8 {
     pb: PackedB,
-    pa: Vec<i32>,
+    /// `a` paired for the kernel, one vector per block of `rows` rows.
+    pa: Vec<Vec<i32>>,
+    rows: usize,
     m: usize,
-    k: usize,
     n: usize,
 }
 
@@ -79,25 +80,47 @@ impl MatmulI8 {
         n: usize,
         transpose: bool,
     ) -> Result<MatmulI8, FaultKind> {
-        igemm::with_simd(
+        let pb = igemm::with_simd(
             #[inline(always)]
-            || Self::new_inlined(a, b, acc0, m, k, n, transpose),
-        )
+            || PackedB::new(b, k, n, transpose),
+        );
+        // The same row blocks as `run`: each thread reads the accumulator rows it will update.
+        let rows = block_rows(m, m * k * n);
+        let check = |blk: usize| {
+            let r0 = blk * rows;
+            let r = rows.min(m - r0);
+            igemm::with_simd(
+                #[inline(always)]
+                || Self::check_rows(a, b, acc0, &pb, r0, r, k, n, transpose),
+            )
+        };
+        let blocks: Vec<Result<Vec<i32>, FaultKind>> = if rows >= m {
+            vec![check(0)]
+        } else {
+            (0..m.div_ceil(rows)).into_par_iter().map(check).collect()
+        };
+        // The first fault in block order is the first in row order.
+        let pa = blocks.into_iter().collect::<Result<Vec<_>, _>>()?;
+        Ok(MatmulI8 { pb, pa, rows, m, n })
     }
 
+    /// Packs rows `r0 .. r0 + r` of `a` and decides whether any partial sum of theirs leaves
+    /// int32 (the first such, in row, column, then `k` order, is the error).
     #[inline(always)]
-    fn new_inlined(
+    #[allow(clippy::too_many_arguments)]
+    fn check_rows(
         a: &[u8],
         b: &[u8],
         acc0: Option<(&[u8], usize)>,
-        m: usize,
+        pb: &PackedB,
+        r0: usize,
+        r: usize,
         k: usize,
         n: usize,
         transpose: bool,
-    ) -> Result<MatmulI8, FaultKind> {
-        let pb = PackedB::new(b, k, n, transpose);
-        let pa = igemm::pack_a(a, m, k, k, pb.k2);
-        for i in 0..m {
+    ) -> Result<Vec<i32>, FaultKind> {
+        let packed = igemm::pack_a(&a[r0 * k..(r0 + r) * k], r, k, k, pb.k2);
+        for i in r0..r0 + r {
             let arow = &a[i * k..(i + 1) * k];
             let accrow = acc0.map(|(acc, ld)| &acc[i * ld..i * ld + n * 4]);
             // Largest |acc| plus Σ_k |a[i,k]|·max_j |b[k,j]| bounds every partial sum of row i.
@@ -139,19 +162,17 @@ impl MatmulI8 {
                 }
             }
         }
-        Ok(MatmulI8 { pb, pa, m, k, n })
+        Ok(packed)
     }
 
     /// Writes the accumulator into `c` (little-endian i32 rows, `ldc ≥ 4n` bytes apart),
     /// adding to its values when `accumulate`. Rows are split across threads.
     pub(crate) fn run(&self, c: &mut [u8], ldc: usize, accumulate: bool) {
-        let (m, n, k2) = (self.m, self.n, self.pb.k2);
+        let (m, n, rows) = (self.m, self.n, self.rows);
         debug_assert!(ldc >= n * 4 && c.len() >= (m - 1) * ldc + n * 4);
-        let rows = block_rows(m, m * self.k * n);
         let block = |(blk, chunk): (usize, &mut [u8])| {
-            let r0 = blk * rows;
-            let r = rows.min(m - r0);
-            igemm::gemm(&self.pa[r0 * k2..], r, &self.pb, chunk, ldc, accumulate);
+            let r = rows.min(m - blk * rows);
+            igemm::gemm(&self.pa[blk], r, &self.pb, chunk, ldc, accumulate);
         };
         if rows >= m {
             block((0, c));
