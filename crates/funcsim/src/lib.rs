@@ -19,9 +19,9 @@
 //! ```
 //!
 //! Reading order: [`machine`] (loading, bindings, the dispatch loop) → `exec` (one `match` arm
-//! per instruction) → `kernels` (matrix arithmetic; `igemm` the exact int8 kernel) → `mem` (sparse HBM, procedural tables) →
-//! `codec` (conversions) → [`fault`]. `races` implements `--check-races`, `origin` traces
-//! indices back to inputs.
+//! per instruction) → `kernels` (matrix arithmetic; `igemm` is the exact int8 kernel) → `mem`
+//! (sparse HBM, procedural tables) → `codec` (conversions) → [`fault`]. `races` implements
+//! `--check-races`, `origin` traces indices back to inputs.
 //!
 //! Determinism: results do not depend on the thread count. Parallel work is split across
 //! independent outputs (matmul rows, gather bags, elementwise elements); no float reduction is
