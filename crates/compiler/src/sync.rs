@@ -703,7 +703,9 @@ impl Shadow {
                     }
                 }
                 let mut cursor = s;
-                let mut inside = Vec::new();
+                // Entries of this segment go to `replaced` unless the only one has its bounds.
+                let first_replaced = replaced.len();
+                let mut exact = false;
                 while let Some(&k) = it.peek().map(|(k, _)| *k) {
                     if k >= e {
                         break;
@@ -720,8 +722,9 @@ impl Shadow {
                                 conflict(r, s);
                             }
                         }
-                        inside.push((k, seg.end));
+                        replaced.push(k);
                         if (k, seg.end) == (s, e) {
+                            exact = true;
                             // The same bounds again: the entry becomes the new record.
                             seg.write = Some(id);
                             seg.reads.clear();
@@ -737,8 +740,9 @@ impl Shadow {
                     }
                 }
                 if write {
-                    if inside != [(s, e)] {
-                        replaced.extend(inside.iter().map(|&(k, _)| k));
+                    if exact {
+                        replaced.truncate(first_replaced);
+                    } else {
                         gaps.push((s, e));
                     }
                 } else if cursor < e {
