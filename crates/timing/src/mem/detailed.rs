@@ -406,13 +406,19 @@ struct PChannel {
     /// Indexed by bank group / bank, at most [`MAX_BANKS`] (fixed size: no bounds checks).
     groups: Box<[Group; MAX_BANKS]>,
     cand: Box<[BankCand; MAX_BANKS]>,
-    /// Banks whose candidate is a column / row command.
+    /// Banks whose candidate is a column command / a PRE / an ACT.
     col_mask: u64,
-    row_mask: u64,
+    pre_mask: u64,
+    act_mask: u64,
     best_col: Cand,
-    best_row: Cand,
+    best_pre: Cand,
+    best_act: Cand,
     col_valid: bool,
-    row_valid: bool,
+    pre_valid: bool,
+    act_valid: bool,
+    /// The channel's ACT limit (row bus, tRRD_S, tFAW) `best_act` was computed with: a PRE
+    /// that leaves it unchanged leaves `best_act` valid.
+    act_limit: u64,
     n_reads: u32,
     n_writes: u32,
     write_mode: bool,
@@ -466,11 +472,15 @@ impl PChannel {
             groups: Box::new([Group::default(); MAX_BANKS]),
             cand: Box::new([NO_CAND; MAX_BANKS]),
             col_mask: 0,
-            row_mask: 0,
+            pre_mask: 0,
+            act_mask: 0,
             best_col: NO_CMD,
-            best_row: NO_CMD,
+            best_pre: NO_CMD,
+            best_act: NO_CMD,
             col_valid: true,
-            row_valid: true,
+            pre_valid: true,
+            act_valid: true,
+            act_limit: 0,
             n_reads: 0,
             n_writes: 0,
             write_mode: false,
@@ -687,12 +697,16 @@ impl PChannel {
         self.cand[b & BANK_MASK] = c;
         let bit = 1u64 << b;
         self.col_mask &= !bit;
-        self.row_mask &= !bit;
+        self.pre_mask &= !bit;
+        self.act_mask &= !bit;
         if self.best_col.of_bank(b) {
             self.col_valid = false;
         }
-        if self.best_row.of_bank(b) {
-            self.row_valid = false;
+        if self.best_pre.of_bank(b) {
+            self.pre_valid = false;
+        }
+        if self.best_act.of_bank(b) {
+            self.act_valid = false;
         }
         match c.kind {
             Kind::None => {}
@@ -705,12 +719,21 @@ impl PChannel {
                     }
                 }
             }
-            Kind::Act | Kind::Pre => {
-                self.row_mask |= bit;
-                if self.row_valid {
+            Kind::Act => {
+                self.act_mask |= bit;
+                if self.act_valid {
                     let new = self.cand_of(b, &c);
-                    if new.before(&self.best_row) {
-                        self.best_row = new;
+                    if new.before(&self.best_act) {
+                        self.best_act = new;
+                    }
+                }
+            }
+            Kind::Pre => {
+                self.pre_mask |= bit;
+                if self.pre_valid {
+                    let new = self.cand_of(b, &c);
+                    if new.before(&self.best_pre) {
+                        self.best_pre = new;
                     }
                 }
             }
@@ -719,18 +742,21 @@ impl PChannel {
 
     fn recompute_all(&mut self, k: &Ctx) {
         self.col_mask = 0;
-        self.row_mask = 0;
+        self.pre_mask = 0;
+        self.act_mask = 0;
         for b in 0..k.banks as usize {
             let c = self.bank_candidate(k, b);
             self.cand[b & BANK_MASK] = c;
             match c.kind {
                 Kind::Col => self.col_mask |= 1 << b,
-                Kind::Act | Kind::Pre => self.row_mask |= 1 << b,
+                Kind::Act => self.act_mask |= 1 << b,
+                Kind::Pre => self.pre_mask |= 1 << b,
                 Kind::None => {}
             }
         }
         self.col_valid = false;
-        self.row_valid = false;
+        self.pre_valid = false;
+        self.act_valid = false;
     }
 
     /// The best column command among the banks of `col_mask`.
@@ -773,23 +799,50 @@ impl PChannel {
         }
     }
 
-    /// The best row command (ACT or PRE) among the banks of `row_mask`.
+    /// The channel's limit for any ACT: the row bus, tRRD_S and tFAW.
     #[inline]
-    fn scan_row(&self) -> Cand {
-        let mut mask = self.row_mask;
+    fn act_channel_limit(&self) -> u64 {
+        self.row_bus
+            .max(self.now)
+            .max(self.t_act)
+            .max(self.faw[self.faw_pos])
+    }
+
+    /// The best PRE among the banks of `pre_mask`.
+    #[inline]
+    fn scan_pre(&self) -> Cand {
+        let mut mask = self.pre_mask;
         if mask == 0 {
             return NO_CMD;
         }
         let pre = self.row_bus.max(self.now);
-        let act = pre.max(self.t_act).max(self.faw[self.faw_pos]);
+        let (mut best, mut best_bank) = (u128::MAX, 0);
+        while mask != 0 {
+            let b = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            let c = &self.cand[b & BANK_MASK];
+            let key = order_key(c.part.max(pre), false, c.seq);
+            let lt = key < best;
+            best = if lt { key } else { best };
+            best_bank = if lt { b } else { best_bank };
+        }
+        self.cmd_of(best, best_bank)
+    }
+
+    /// The best ACT among the banks of `act_mask`, given the channel's ACT limit `act`.
+    #[inline]
+    fn scan_act(&self, act: u64) -> Cand {
+        let mut mask = self.act_mask;
+        if mask == 0 {
+            return NO_CMD;
+        }
         let (mut best, mut best_bank) = (u128::MAX, 0);
         while mask != 0 {
             let b = mask.trailing_zeros() as usize;
             mask &= mask - 1;
             let c = &self.cand[b & BANK_MASK];
             let g_act = self.groups[c.bg as usize & BANK_MASK].t_act.max(act);
-            let t = c.part.max(if c.kind == Kind::Act { g_act } else { pre });
-            let key = order_key(t, false, c.seq);
+            let key = order_key(c.part.max(g_act), false, c.seq);
             let lt = key < best;
             best = if lt { key } else { best };
             best_bank = if lt { b } else { best_bank };
@@ -803,12 +856,22 @@ impl PChannel {
             self.best_col = self.scan_col();
             self.col_valid = true;
         }
-        if !self.row_valid {
-            self.best_row = self.scan_row();
-            self.row_valid = true;
+        if !self.pre_valid {
+            self.best_pre = self.scan_pre();
+            self.pre_valid = true;
         }
-        if self.best_row.before(&self.best_col) {
-            self.best_row
+        if !self.act_valid {
+            self.act_limit = self.act_channel_limit();
+            self.best_act = self.scan_act(self.act_limit);
+            self.act_valid = true;
+        }
+        let row = if self.best_act.before(&self.best_pre) {
+            self.best_act
+        } else {
+            self.best_pre
+        };
+        if row.before(&self.best_col) {
+            row
         } else {
             self.best_col
         }
@@ -819,12 +882,6 @@ impl PChannel {
         let t = c.time;
         self.now = t;
         let b = c.bank as usize;
-        if c.kind == Kind::Col || !k.dual_bus {
-            self.col_valid = false;
-        }
-        if c.kind != Kind::Col || !k.dual_bus {
-            self.row_valid = false;
-        }
         if c.kind == Kind::Col {
             self.col_bus = t + 1;
         } else {
@@ -833,6 +890,25 @@ impl PChannel {
         if !k.dual_bus {
             self.row_bus = t + 1;
             self.col_bus = t + 1;
+            self.col_valid = false;
+            self.pre_valid = false;
+            self.act_valid = false;
+        }
+        match c.kind {
+            Kind::Col => self.col_valid = false,
+            Kind::Pre => {
+                // Every PRE moves the row bus; the ACTs' order changes only if that moves
+                // their channel limit (usually tRRD_S or tFAW is the later one).
+                self.pre_valid = false;
+                if self.act_channel_limit() != self.act_limit {
+                    self.act_valid = false;
+                }
+            }
+            Kind::Act => {
+                self.pre_valid = false;
+                self.act_valid = false;
+            }
+            Kind::None => {}
         }
         match c.kind {
             Kind::Act => {
