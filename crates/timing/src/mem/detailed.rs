@@ -416,9 +416,7 @@ struct PChannel {
     col_valid: bool,
     pre_valid: bool,
     act_valid: bool,
-    /// The channel's ACT limit (row bus, tRRD_S, tFAW) `best_act` was computed with: a PRE
-    /// that leaves it unchanged leaves `best_act` valid.
-    act_limit: u64,
+
     n_reads: u32,
     n_writes: u32,
     write_mode: bool,
@@ -480,7 +478,7 @@ impl PChannel {
             col_valid: true,
             pre_valid: true,
             act_valid: true,
-            act_limit: 0,
+
             n_reads: 0,
             n_writes: 0,
             write_mode: false,
@@ -861,8 +859,7 @@ impl PChannel {
             self.pre_valid = true;
         }
         if !self.act_valid {
-            self.act_limit = self.act_channel_limit();
-            self.best_act = self.scan_act(self.act_limit);
+            self.best_act = self.scan_act(self.act_channel_limit());
             self.act_valid = true;
         }
         let row = if self.best_act.before(&self.best_pre) {
@@ -890,25 +887,31 @@ impl PChannel {
         if !k.dual_bus {
             self.row_bus = t + 1;
             self.col_bus = t + 1;
-            self.col_valid = false;
-            self.pre_valid = false;
-            self.act_valid = false;
         }
+        // A command raises channel limits (and, for an ACT, its bank group's). Every other
+        // candidate's earliest cycle only rises, so a cached best whose own cycle is not
+        // below the new limits of its kind is still the first of its kind (any other one
+        // was after it and still is); otherwise it is rescanned. The issued command's bank
+        // is updated below, which drops a cached best of that bank.
         match c.kind {
             Kind::Col => self.col_valid = false,
-            Kind::Pre => {
-                // Every PRE moves the row bus; the ACTs' order changes only if that moves
-                // their channel limit (usually tRRD_S or tFAW is the later one).
+            Kind::Act => self.act_valid = false,
+            Kind::Pre => {}
+            Kind::None => {}
+        }
+        if c.kind != Kind::Col || !k.dual_bus {
+            if self.best_pre.time < self.row_bus.max(self.now) {
                 self.pre_valid = false;
-                if self.act_channel_limit() != self.act_limit {
-                    self.act_valid = false;
-                }
             }
-            Kind::Act => {
-                self.pre_valid = false;
+            if self.best_act.time < self.act_channel_limit() {
                 self.act_valid = false;
             }
-            Kind::None => {}
+        }
+        if c.kind != Kind::Col && !k.dual_bus {
+            let col = if self.write_mode { self.t_wr } else { self.t_rd };
+            if self.best_col.time < col.max(self.col_bus).max(self.now) {
+                self.col_valid = false;
+            }
         }
         match c.kind {
             Kind::Act => {
