@@ -1191,16 +1191,16 @@ fn split(dec: &Decoder, r: &Request, id: u32, mut push: impl FnMut(usize, Txn)) 
     let mut parts = 0;
     while b <= last {
         let end = last.min((b / per_block + 1) * per_block - 1);
-        let loc = dec.decode_burst(b);
+        let (pch, bank, row) = dec.pch_bank_row(b);
         push(
-            loc.pch as usize,
+            pch as usize,
             Txn {
                 arrival: r.arrival,
                 req: id,
                 seq: 0,
-                row: loc.row,
+                row,
                 bursts_left: (end - b + 1) as u32,
-                bank: loc.bank as u8,
+                bank: bank as u8,
                 write,
                 started: false,
                 single,
@@ -1357,16 +1357,11 @@ impl DetailedMemory {
         assert!(u32::try_from(n).is_ok(), "more than 2^32 memory requests");
         let (dec, ctrl) = (&self.dec, self.ctx.ctrl);
         let parts = |r: &Request| parts_of(dec, r);
-        // The requests' initial state and the totals, in parallel.
-        self.completion.par_extend((0..n).into_par_iter().map(|i| {
-            let r = get(i);
-            let p = parts(&r);
-            AtomicU64::new(if p == 0 {
-                r.arrival + ctrl
-            } else {
-                initial_state(p, r.arrival, ctrl).0
-            })
-        }));
+        // Pending; the decoding below sets the requests of no or several row accesses (done
+        // after the controller latency, or the latest part's completion, never earlier).
+        self.completion
+            .par_extend((0..n).into_par_iter().map(|_| AtomicU64::new(PENDING)));
+        let completion = &self.completion[..];
         // Decoded in chunks, in parallel: per chunk, one list per pseudo-channel, and totals.
         #[derive(Default)]
         struct Chunk {
@@ -1402,6 +1397,9 @@ impl DetailedMemory {
                     }
                     let per_pch = &mut c.per_pch;
                     let p = split(dec, &r, i as u32, |pch, t| per_pch[pch].push(t));
+                    if p != 1 {
+                        completion[i].store(r.arrival + ctrl, Ordering::Relaxed);
+                    }
                     c.multi += u64::from(p > 1);
                     if p == 0 {
                         if write {

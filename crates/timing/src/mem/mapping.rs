@@ -249,6 +249,23 @@ impl Decoder {
         self.decode_burst(addr >> self.burst_shift)
     }
 
+    /// (pseudo-channel, bank, row) of burst number `burst`: what the scheduler needs, the
+    /// same as [`Self::decode_burst`]'s fields (inlined into the trace decoder, so the
+    /// common bit-slicing case computes nothing else).
+    #[inline(always)]
+    pub fn pch_bank_row(&self, burst: u64) -> (u32, u32, u32) {
+        if let Some(f) = &self.fields {
+            let get = |(sh, mask): (u32, u64)| ((burst >> sh) & mask) as u32;
+            return (
+                get(f.ch) * self.pseudo_channels + get(f.pc),
+                get(f.bg) * self.banks_per_group + get(f.ba),
+                get(f.row),
+            );
+        }
+        let l = self.decode_burst(burst);
+        (l.pch, l.bank, l.row)
+    }
+
     /// Location of burst number `burst` (address / burst bytes).
     #[inline]
     pub fn decode_burst(&self, burst: u64) -> Location {
