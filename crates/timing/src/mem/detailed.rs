@@ -1185,12 +1185,22 @@ fn split(dec: &Decoder, r: &Request, id: u32, mut push: impl FnMut(usize, Txn)) 
     let write = r.op == Op::Write;
     let shift = dec.burst_shift();
     let per_block = u64::from(dec.bursts_per_block());
+    // Blocks are a power of two bursts in practice: shift rather than divide.
+    let pow2 = per_block.is_power_of_two();
+    let block_shift = per_block.trailing_zeros();
+    let block = |x: u64| {
+        if pow2 {
+            x >> block_shift
+        } else {
+            x / per_block
+        }
+    };
     let mut b = r.addr >> shift;
     let last = (r.addr + u64::from(r.bytes) - 1) >> shift;
-    let single = b / per_block == last / per_block;
+    let single = block(b) == block(last);
     let mut parts = 0;
     while b <= last {
-        let end = last.min((b / per_block + 1) * per_block - 1);
+        let end = last.min((block(b) + 1) * per_block - 1);
         let (pch, bank, row) = dec.pch_bank_row(b);
         push(
             pch as usize,
