@@ -908,7 +908,11 @@ impl PChannel {
             }
         }
         if c.kind != Kind::Col && !k.dual_bus {
-            let col = if self.write_mode { self.t_wr } else { self.t_rd };
+            let col = if self.write_mode {
+                self.t_wr
+            } else {
+                self.t_rd
+            };
             if self.best_col.time < col.max(self.col_bus).max(self.now) {
                 self.col_valid = false;
             }
@@ -1396,7 +1400,7 @@ impl DetailedMemory {
                     per_pch: (0..n_pch).map(|_| Vec::with_capacity(share)).collect(),
                     ..Chunk::default()
                 };
-                for i in start..end {
+                for (i, done) in completion.iter().enumerate().take(end).skip(start) {
                     let r = get(i);
                     let write = r.op == Op::Write;
                     if write {
@@ -1408,7 +1412,7 @@ impl DetailedMemory {
                     let per_pch = &mut c.per_pch;
                     let p = split(dec, &r, i as u32, |pch, t| per_pch[pch].push(t));
                     if p != 1 {
-                        completion[i].store(r.arrival + ctrl, Ordering::Relaxed);
+                        done.store(r.arrival + ctrl, Ordering::Relaxed);
                     }
                     c.multi += u64::from(p > 1);
                     if p == 0 {
