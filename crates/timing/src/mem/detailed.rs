@@ -38,7 +38,7 @@
 //! broken by age (admission order); no hash maps.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use rayon::prelude::*;
@@ -261,7 +261,7 @@ trait Feed {
     const ACTIVE: bool;
     /// Tops up `input` of the pseudo-channel with local index `me` to `want` accesses, from
     /// requests arriving before `limit` (or already decoded).
-    fn fill(&mut self, me: usize, input: &mut VecDeque<Txn>, want: usize, limit: u64);
+    fn fill(&mut self, me: usize, input: &mut Input, want: usize, limit: u64);
 }
 
 struct NoFeed;
@@ -269,31 +269,96 @@ struct NoFeed;
 impl Feed for NoFeed {
     const ACTIVE: bool = false;
     #[inline(always)]
-    fn fill(&mut self, _: usize, _: &mut VecDeque<Txn>, _: usize, _: u64) {}
+    fn fill(&mut self, _: usize, _: &mut Input, _: usize, _: u64) {}
 }
 
 /// One thread's share of a decoded trace: the trace was decoded in chunks (in parallel), each
 /// chunk into one list per pseudo-channel; a pseudo-channel's input is its lists in chunk
-/// order, copied into its queue one list at a time as it runs (so the queues stay small and
-/// in cache, and each list is read once, sequentially).
-struct SegFeed<'a> {
-    /// Per chunk, per pseudo-channel: the row accesses in trace order.
-    chunks: &'a [Vec<Vec<Txn>>],
-    /// Local index -> global pseudo-channel.
-    global: Vec<usize>,
-    /// Per local pseudo-channel: the next chunk to copy from.
-    next: Vec<usize>,
+/// order, each list becoming its input queue in turn as it runs (handed over, not copied,
+/// when the queue is empty; so the queues stay small and in cache, and each list is read
+/// once, sequentially).
+struct SegFeed {
+    /// Per local pseudo-channel: its lists, in chunk order.
+    lists: Vec<std::vec::IntoIter<Vec<Txn>>>,
 }
 
-impl Feed for SegFeed<'_> {
+impl Feed for SegFeed {
     const ACTIVE: bool = true;
     #[inline]
-    fn fill(&mut self, me: usize, input: &mut VecDeque<Txn>, want: usize, _limit: u64) {
-        let g = self.global[me];
-        while input.len() < want && self.next[me] < self.chunks.len() {
-            input.extend(self.chunks[self.next[me]][g].iter().copied());
-            self.next[me] += 1;
+    fn fill(&mut self, me: usize, input: &mut Input, want: usize, _limit: u64) {
+        while input.len() < want {
+            let Some(list) = self.lists[me].next() else {
+                break;
+            };
+            input.append_list(list);
         }
+    }
+}
+
+/// A pseudo-channel's FIFO of arrived (or submitted) accesses not yet admitted: a vector and
+/// the index of its front, so a decoded list can become the queue without a copy.
+#[derive(Debug, Clone, Default)]
+struct Input {
+    v: Vec<Txn>,
+    head: usize,
+}
+
+impl Input {
+    #[inline]
+    fn len(&self) -> usize {
+        self.v.len() - self.head
+    }
+
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.head == self.v.len()
+    }
+
+    #[inline]
+    fn front(&self) -> Option<&Txn> {
+        self.v.get(self.head)
+    }
+
+    /// The `i`-th waiting access (0 = the front).
+    #[inline]
+    fn get(&self, i: usize) -> &Txn {
+        &self.v[self.head + i]
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, Txn> {
+        self.v[self.head..].iter()
+    }
+
+    fn push_back(&mut self, t: Txn) {
+        // Drop the consumed prefix once it is most of the vector (amortised O(1)).
+        if self.head >= 1024 && self.head * 2 >= self.v.len() {
+            self.v.drain(..self.head);
+            self.head = 0;
+        }
+        self.v.push(t);
+    }
+
+    /// Appends a list: it becomes the queue when the queue is empty.
+    fn append_list(&mut self, list: Vec<Txn>) {
+        if self.is_empty() {
+            self.v = list;
+            self.head = 0;
+        } else {
+            self.v.extend_from_slice(&list);
+        }
+    }
+
+    /// Removes and returns the `i`-th waiting access, keeping the others in order.
+    #[inline]
+    fn take(&mut self, i: usize) -> Txn {
+        let at = self.head + i;
+        let t = self.v[at];
+        if i > 0 {
+            // The ones before it move up one place (at most the admission look-ahead).
+            self.v.copy_within(self.head..at, self.head + 1);
+        }
+        self.head += 1;
+        t
     }
 }
 
@@ -398,7 +463,7 @@ impl Cand {
 
 #[derive(Debug, Clone)]
 struct PChannel {
-    input: VecDeque<Txn>,
+    input: Input,
     slots: Vec<Txn>,
     free: Vec<u32>,
     /// The first `Ctx::banks` are used.
@@ -463,7 +528,7 @@ impl PChannel {
         }));
         let n = u64::from(cfg.total_pchannels());
         PChannel {
-            input: VecDeque::new(),
+            input: Input::default(),
             slots: Vec::new(),
             free: Vec::new(),
             banks,
@@ -517,7 +582,7 @@ impl PChannel {
     }
 
     /// Room in the write queue, or in the read queue and the bank's share of it.
-    #[inline]
+    #[inline(always)]
     fn has_room(&self, k: &Ctx, t: &Txn) -> bool {
         if t.write {
             self.n_writes < k.write_depth
@@ -529,7 +594,7 @@ impl PChannel {
 
     /// Position among the first `lookahead` waiting accesses of the first one that can enter
     /// the window (in arrival order), and when.
-    #[inline]
+    #[inline(always)]
     fn admissible(&self, k: &Ctx) -> Option<(usize, u64)> {
         let i = if k.lookahead == 1 {
             // Strict FIFO (the default): only the head.
@@ -544,16 +609,11 @@ impl PChannel {
                 .take(k.lookahead)
                 .position(|t| self.has_room(k, t))?
         };
-        Some((i, self.input[i].arrival.max(self.now)))
+        Some((i, self.input.get(i).arrival.max(self.now)))
     }
 
     fn admit(&mut self, k: &Ctx, i: usize) {
-        let mut t = if i == 0 {
-            self.input.pop_front()
-        } else {
-            self.input.remove(i)
-        }
-        .expect("admit a waiting access");
+        let mut t = self.input.take(i);
         t.seq = self.next_seq;
         self.next_seq += 1;
         let slot = match self.free.pop() {
@@ -1442,7 +1502,15 @@ impl DetailedMemory {
             }
             self.lat.last_completion = self.lat.last_completion.max(c.empty_last);
         }
-        let chunks: Vec<Vec<Vec<Txn>>> = decoded.into_iter().map(|c| c.per_pch).collect();
+        // Per pseudo-channel, its lists in chunk order.
+        let mut lists: Vec<Vec<Vec<Txn>>> = (0..n_pch)
+            .map(|_| Vec::with_capacity(decoded.len()))
+            .collect();
+        for c in decoded {
+            for (l, v) in lists.iter_mut().zip(c.per_pch) {
+                l.push(v);
+            }
+        }
         if n > 0 {
             self.first_arrival = get(0).arrival;
             self.last_arrival = get(n - 1).arrival;
@@ -1457,20 +1525,21 @@ impl DetailedMemory {
 
         // Each thread's share of the pseudo-channels: every T-th.
         let threads = rayon::current_num_threads().clamp(1, n_pch);
-        let mut shares: Vec<Vec<(usize, PChannel)>> = (0..threads).map(|_| Vec::new()).collect();
-        for (i, p) in std::mem::take(&mut self.pchs).into_iter().enumerate() {
-            shares[i % threads].push((i, p));
+        let mut shares: Vec<(Vec<(usize, PChannel)>, SegFeed)> = (0..threads)
+            .map(|_| (Vec::new(), SegFeed { lists: Vec::new() }))
+            .collect();
+        for (i, (p, l)) in std::mem::take(&mut self.pchs)
+            .into_iter()
+            .zip(lists)
+            .enumerate()
+        {
+            shares[i % threads].0.push((i, p));
+            shares[i % threads].1.lists.push(l.into_iter());
         }
         let (ctx, completion, parts_left) = (&self.ctx, &self.completion[..], &self.parts_left[..]);
-        let chunks = &chunks[..];
         let done: Vec<(Vec<(usize, PChannel)>, Latencies)> = shares
             .into_par_iter()
-            .map(|mut share| {
-                let mut feed = SegFeed {
-                    chunks,
-                    global: share.iter().map(|(i, _)| *i).collect(),
-                    next: vec![0; share.len()],
-                };
+            .map(|(mut share, mut feed)| {
                 let mut lat = Latencies::default();
                 let mut buf = Vec::new();
                 let mut cur = 0u64;
