@@ -414,11 +414,10 @@ const NO_CAND: BankCand = BankCand {
     bg: 0,
 };
 
-/// A command with its earliest legal cycle; `kind == Kind::None` (and `time == NEVER`) when
+/// A command with its earliest legal cycle; `kind == Kind::None` (and its time `NEVER`) when
 /// there is none.
 #[derive(Debug, Clone, Copy)]
 struct Cand {
-    time: u64,
     /// (time, not a column command, age) as one number: the scheduler's order, compared
     /// without branches (ages stay below 2^63).
     key: u128,
@@ -428,7 +427,6 @@ struct Cand {
 }
 
 const NO_CMD: Cand = Cand {
-    time: NEVER,
     key: u128::MAX,
     slot: 0,
     // No bank has this number (at most 64).
@@ -443,6 +441,12 @@ fn order_key(time: u64, column: bool, seq: u64) -> u128 {
 }
 
 impl Cand {
+    /// Its earliest legal cycle (`NEVER` if there is no command).
+    #[inline]
+    fn time(&self) -> u64 {
+        (self.key >> 64) as u64
+    }
+
     /// Earliest first, then column commands (row hits), then the oldest access.
     #[inline]
     fn before(&self, o: &Cand) -> bool {
@@ -732,7 +736,6 @@ impl PChannel {
     #[inline]
     fn cand_of(&self, b: usize, c: &BankCand) -> Cand {
         Cand {
-            time: self.time_of(c),
             key: order_key(self.time_of(c), c.kind == Kind::Col, c.seq),
             slot: c.slot,
             bank: b as u8,
@@ -849,7 +852,6 @@ impl PChannel {
     fn cmd_of(&self, key: u128, bank: usize) -> Cand {
         let c = &self.cand[bank & BANK_MASK];
         Cand {
-            time: (key >> 64) as u64,
             key,
             slot: c.slot,
             bank: bank as u8,
@@ -936,7 +938,7 @@ impl PChannel {
 
     #[inline(always)]
     fn issue(&mut self, c: Cand, k: &Ctx, out: &mut Sink) {
-        let t = c.time;
+        let t = c.time();
         self.now = t;
         let b = c.bank as usize;
         if c.kind == Kind::Col {
@@ -960,10 +962,10 @@ impl PChannel {
             Kind::None => {}
         }
         if c.kind != Kind::Col || !k.dual_bus {
-            if self.best_pre.time < self.row_bus.max(self.now) {
+            if self.best_pre.time() < self.row_bus.max(self.now) {
                 self.pre_valid = false;
             }
-            if self.best_act.time < self.act_channel_limit() {
+            if self.best_act.time() < self.act_channel_limit() {
                 self.act_valid = false;
             }
         }
@@ -973,7 +975,7 @@ impl PChannel {
             } else {
                 self.t_rd
             };
-            if self.best_col.time < col.max(self.col_bus).max(self.now) {
+            if self.best_col.time() < col.max(self.col_bus).max(self.now) {
                 self.col_valid = false;
             }
         }
@@ -1014,7 +1016,7 @@ impl PChannel {
     /// access's next burst), so it need not be recomputed.
     #[inline(always)]
     fn column(&mut self, c: Cand, k: &Ctx, out: &mut Sink) -> bool {
-        let t = c.time;
+        let t = c.time();
         let b = c.bank as usize;
         let s = c.slot as usize;
         let bank = &mut self.banks[b & BANK_MASK];
@@ -1202,7 +1204,7 @@ impl PChannel {
                 }
             }
             let cand = self.best();
-            let t_cmd = cand.time;
+            let t_cmd = cand.time();
             // Unchanged since the loop above (choosing a command admits nothing); when `now`
             // has reached `limit`, nothing is admitted or issued anyway.
             let t_adm = adm.map_or(NEVER, |a| a.1);
@@ -1227,7 +1229,7 @@ impl PChannel {
                 self.refresh(k, t_adm.min(limit));
                 continue;
             }
-            if cand.is_some() && cand.time < limit {
+            if cand.is_some() && cand.time() < limit {
                 self.issue(cand, k, out);
             } else {
                 break;
