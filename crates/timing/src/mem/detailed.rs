@@ -397,7 +397,7 @@ enum Kind {
 
 /// A bank's next command in the current mode, with the part of its earliest legal cycle that
 /// depends on the bank alone. Recomputed only when the bank changes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct BankCand {
     part: u64,
     seq: u64,
@@ -995,21 +995,41 @@ impl PChannel {
                 self.faw[self.faw_pos] = t + k.tfaw;
                 self.faw_pos = (self.faw_pos + 1) & 3;
                 self.counters.activates += 1;
+                // The row was opened for the bank's oldest access (of the mode), which is
+                // now its row hit (and, under closed page, the row's owner): what
+                // `bank_candidate` would find.
+                let old = self.cand[b & BANK_MASK];
+                let new = BankCand {
+                    part: t + k.trcd,
+                    kind: Kind::Col,
+                    ..old
+                };
+                debug_assert_eq!(new, self.bank_candidate(k, b));
+                self.set_cand(b, new);
             }
             Kind::Pre => {
                 let bank = &mut self.banks[b & BANK_MASK];
                 bank.open_row = CLOSED;
                 bank.t_act = bank.t_act.max(t + k.trp);
                 self.counters.precharges += 1;
+                // The PRE was for the bank's oldest access, which now needs an ACT.
+                let part = bank.t_act;
+                let old = self.cand[b & BANK_MASK];
+                let new = BankCand {
+                    part,
+                    kind: Kind::Act,
+                    ..old
+                };
+                debug_assert_eq!(new, self.bank_candidate(k, b));
+                self.set_cand(b, new);
             }
             Kind::Col => {
-                if !self.column(c, k, out) {
-                    return;
+                if self.column(c, k, out) {
+                    self.update_bank(k, b);
                 }
             }
             Kind::None => unreachable!("no command to issue"),
         }
-        self.update_bank(k, b);
     }
 
     /// A READ or WRITE burst; false if the bank's candidate is certainly unchanged (the same
