@@ -18,6 +18,7 @@ const MANTISSA_BITS: u32 = 10;
 impl LatencyHistogram {
     pub const DIRECT: u64 = 1 << 13;
 
+    #[inline]
     fn bucket(v: u64) -> usize {
         if v < Self::DIRECT {
             return v as usize;
@@ -37,6 +38,7 @@ impl LatencyHistogram {
         ((1 << MANTISSA_BITS) + m) << (e - MANTISSA_BITS)
     }
 
+    #[inline]
     pub fn record(&mut self, cycles: u64) {
         let i = Self::bucket(cycles);
         if i >= self.counts.len() {
