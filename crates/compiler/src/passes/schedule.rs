@@ -1970,8 +1970,26 @@ pub fn emit(
     mem: &MemPlan,
     hbm: &HbmLayout,
 ) -> Result<Vec<Stream>, Error> {
-    let mut out = Vec::with_capacity(mem.cores as usize);
-    for core in 0..mem.cores as usize {
+    // Each core's stream is built from shared read-only inputs and its own shadow, so the
+    // cores are emitted in parallel; `collect` keeps core order, and the streams do not depend
+    // on which thread built them.
+    use rayon::prelude::*;
+    (0..mem.cores as usize)
+        .into_par_iter()
+        .map(|core| emit_core(lir, t, emb, mem, hbm, core))
+        .collect()
+}
+
+/// One core's instruction stream.
+fn emit_core(
+    lir: &Lir,
+    t: &Target,
+    emb: &EmbeddingPlan,
+    mem: &MemPlan,
+    hbm: &HbmLayout,
+    core: usize,
+) -> Result<Stream, Error> {
+    {
         let (first, count) = mem.samples[core];
         let mut em = Em {
             lir,
@@ -2074,7 +2092,6 @@ pub fn emit(
             }
         }
         em.s.push(Inst::CtlHalt {}, "end", None, &[]);
-        out.push(em.s);
+        Ok(em.s)
     }
-    Ok(out)
 }
