@@ -743,19 +743,17 @@ impl<'g> Lowerer<'g> {
     fn weight(&mut self, v: ValueId, transposed: bool) -> Result<crate::lir::ConstId, Error> {
         let val = self.g.value(v);
         let shape = fixed_shape(&val.ty);
-        let values = self.param_values(v)?;
-        let (k, n, data) = if transposed {
-            let (n, k) = (shape[0], shape[1]);
-            let mut t = vec![0.0f32; values.len()];
-            for j in 0..n as usize {
-                for i in 0..k as usize {
-                    t[i * n as usize + j] = values[j * k as usize + i];
-                }
-            }
-            (k, n, t)
-        } else {
-            (shape[0], shape[1], values)
+        let pid = match val.def {
+            ValueDef::Param(p) => p,
+            _ => unreachable!("weight of a non-parameter"),
         };
+        let params = ParamValues::open(self.g, pid, None)?;
+        let (k, n) = if transposed {
+            (shape[1], shape[0])
+        } else {
+            (shape[0], shape[1])
+        };
+        let data = weight_matrix(&params, k as usize, n as usize, transposed)?;
         Ok(self.lir.add_const(Const {
             name: val.name.clone(),
             dtype: DType::F32,
@@ -1299,6 +1297,63 @@ impl<'g> Lowerer<'g> {
     }
 }
 
+/// Rows of `k × n` weights one parallel task fills (a few hundred KiB of f32).
+const WEIGHT_ROWS_PER_TASK: usize = 64;
+
+/// The `k × n` row-major values of a parameter stored `[k, n]`, or `[n, k]` when
+/// `transposed`. Procedural parameters are evaluated element by element in the target order
+/// (each value is a pure function of its stored index), so no transpose pass over a
+/// materialized copy is needed; other sources are materialized and transposed in blocks. Row
+/// blocks are filled in parallel; every element is computed the same way on any thread.
+pub fn weight_matrix(
+    params: &ParamValues,
+    k: usize,
+    n: usize,
+    transposed: bool,
+) -> Result<Vec<f32>, Error> {
+    use rayon::prelude::*;
+    let mut out = vec![0f32; k * n];
+    if k == 0 || n == 0 {
+        return Ok(out);
+    }
+    let chunk = n * WEIGHT_ROWS_PER_TASK;
+    match (params.procedural(), transposed) {
+        (Some(p), true) => {
+            out.par_chunks_mut(chunk).enumerate().for_each(|(c, rows)| {
+                for (r, row) in rows.chunks_mut(n).enumerate() {
+                    let i = (c * WEIGHT_ROWS_PER_TASK + r) as u64;
+                    for (j, o) in row.iter_mut().enumerate() {
+                        *o = p.value(j as u64 * k as u64 + i);
+                    }
+                }
+            });
+        }
+        (Some(p), false) => {
+            out.par_chunks_mut(chunk).enumerate().for_each(|(c, rows)| {
+                p.fill((c * chunk) as u64, rows);
+            });
+        }
+        (None, false) => params.fill_range(0, &mut out)?,
+        (None, true) => {
+            let values = params.materialize()?;
+            // Stored [n][k]: 32 × 32 blocks keep both sides in cache.
+            const B: usize = 32;
+            out.par_chunks_mut(n * B).enumerate().for_each(|(c, rows)| {
+                let i0 = c * B;
+                let bi = rows.len() / n;
+                for j0 in (0..n).step_by(B) {
+                    for j in j0..(j0 + B).min(n) {
+                        for r in 0..bi {
+                            rows[r * n + j] = values[j * k + i0 + r];
+                        }
+                    }
+                }
+            });
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1319,6 +1374,40 @@ mod tests {
             .mlp(cat, &[4, 1], Activation::Relu, Activation::Sigmoid);
         b.output("prob", p);
         b.finish().unwrap()
+    }
+
+    #[test]
+    fn weight_matrix_equals_the_materialized_transpose() {
+        // Odd sizes spanning several parallel row blocks, from procedural and inline values.
+        for (r, c) in [(1, 1), (3, 70), (130, 33), (65, 129)] {
+            let mut b = GraphBuilder::new("w");
+            let x = b.dense_input("x", c);
+            let y = b.named("l").linear(x, r, Activation::None);
+            b.output("y", y);
+            let mut g = b.finish().unwrap();
+            for data in [false, true] {
+                let pid = g
+                    .params
+                    .iter()
+                    .position(|p| g.values[p.value.index()].ty.rank() == 2)
+                    .unwrap();
+                if data {
+                    let values = (0..r * c).map(|i| (i as f32).sin()).collect();
+                    g.params[pid].init = seedchip_ir::init::Init::Data { values };
+                }
+                let pv = ParamValues::open(&g, seedchip_ir::ParamId(pid as u32), None).unwrap();
+                let stored = pv.materialize().unwrap();
+                let (r, c) = (r as usize, c as usize);
+                // Stored [r][c]: as k × n directly, and transposed (k = c, n = r).
+                assert_eq!(weight_matrix(&pv, r, c, false).unwrap(), stored);
+                let t = weight_matrix(&pv, c, r, true).unwrap();
+                for i in 0..c {
+                    for j in 0..r {
+                        assert_eq!(t[i * r + j].to_bits(), stored[j * c + i].to_bits());
+                    }
+                }
+            }
+        }
     }
 
     #[test]

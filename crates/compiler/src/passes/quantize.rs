@@ -22,6 +22,8 @@ use seedchip_numerics::{Overflow, QuantParams, QuantizedMultiplier, f32_to_bf16,
 use seedchip_ref::{Executor, Options as RefOptions, Tensor as RefTensor};
 use seedchip_zoo::{GraphWorkload, InputOptions, TensorData};
 
+use rayon::prelude::*;
+
 use crate::Error;
 use crate::lir::{
     Base, ConstData, ConstRole, Epilogue, KOp, Kernel, Lir, MatPrecision, OutConv, VOp, View,
@@ -219,35 +221,60 @@ pub fn encode_weight(
     name: &str,
 ) -> Result<(Vec<u8>, Option<Vec<f32>>), Error> {
     match p {
-        MatPrecision::Bf16 => Ok((
-            values
-                .iter()
-                .flat_map(|&x| f32_to_bf16(x, Overflow::Saturate).to_le_bytes())
-                .collect(),
-            None,
-        )),
+        MatPrecision::Bf16 => {
+            let mut out = vec![0u8; values.len() * 2];
+            out.par_chunks_mut(2 * ENCODE_CHUNK)
+                .zip(values.par_chunks(ENCODE_CHUNK))
+                .for_each(|(o, v)| {
+                    for (o, &x) in o.chunks_exact_mut(2).zip(v) {
+                        o.copy_from_slice(&f32_to_bf16(x, Overflow::Saturate).to_le_bytes());
+                    }
+                });
+            Ok((out, None))
+        }
         MatPrecision::I8 => {
-            // numerics quantizes [channels, per_channel]: transpose to [n][k] and back.
-            let mut t = vec![0f32; k * n];
-            for i in 0..k {
-                for j in 0..n {
-                    t[j * k + i] = values[i * n + j];
+            // Symmetric per output column, as `quantize_weights_per_channel` does on the
+            // transposed `[n][k]` form, computed in place on `[k][n]`: a column's largest
+            // magnitude does not depend on the order it is found in, and each code depends
+            // only on its value and its column's scale. Non-finite weights take the library
+            // path for its error (which names the element).
+            if values.len() != k * n || n == 0 || values.iter().any(|v| !v.is_finite()) {
+                return encode_i8_transposed(values, k, n, name);
+            }
+            let mut abs_max = vec![0f32; n];
+            for row in values.chunks_exact(n) {
+                for (m, &v) in abs_max.iter_mut().zip(row) {
+                    *m = m.max(v.abs());
                 }
             }
-            let q = seedchip_numerics::quantize_weights_per_channel(&t, n)
+            let params: Vec<QuantParams> = abs_max
+                .iter()
+                .map(|&m| QuantParams::symmetric(m))
+                .collect::<Result<_, _>>()
                 .map_err(numerics(format!("weight {name}")))?;
             let mut out = vec![0u8; k * n];
-            for i in 0..k {
-                for j in 0..n {
-                    out[i * n + j] = q.values[j * k + i] as u8;
-                }
-            }
-            Ok((out, Some(q.scales)))
+            let rows = (ENCODE_CHUNK / n).max(1) * n;
+            out.par_chunks_mut(rows)
+                .zip(values.par_chunks(rows))
+                .for_each(|(o, v)| {
+                    for (o, v) in o.chunks_exact_mut(n).zip(v.chunks_exact(n)) {
+                        for ((o, &x), p) in o.iter_mut().zip(v).zip(&params) {
+                            *o = p.quantize(x) as i8 as u8;
+                        }
+                    }
+                });
+            Ok((out, Some(params.iter().map(QuantParams::scale).collect())))
         }
         MatPrecision::E4m3 => {
+            // Column maxima row by row (`max` ignores NaN, so the order does not matter).
+            let mut abs_max = vec![0f32; n];
+            for row in values.chunks_exact(n.max(1)).take(k) {
+                for (m, &v) in abs_max.iter_mut().zip(row) {
+                    *m = m.max(v.abs());
+                }
+            }
             let mut scales = vec![1f32; n];
-            for (j, s) in scales.iter_mut().enumerate() {
-                let m = (0..k).fold(0f32, |m, i| m.max(values[i * n + j].abs()));
+            for (s, &m) in scales.iter_mut().zip(&abs_max) {
                 if !m.is_finite() {
                     return Err(Error::Unsupported {
                         node: format!("weight {name}"),
@@ -259,15 +286,43 @@ pub fn encode_weight(
                 }
             }
             let mut out = vec![0u8; k * n];
-            for i in 0..k {
-                for j in 0..n {
-                    out[i * n + j] =
-                        f32_to_f8e4m3(values[i * n + j] / scales[j], Overflow::Saturate);
+            for (o, v) in out.chunks_exact_mut(n.max(1)).zip(values.chunks_exact(n.max(1))) {
+                for ((o, &x), &s) in o.iter_mut().zip(v).zip(&scales) {
+                    *o = f32_to_f8e4m3(x / s, Overflow::Saturate);
                 }
             }
             Ok((out, Some(scales)))
         }
     }
+}
+
+/// Elements one parallel encoding task handles.
+const ENCODE_CHUNK: usize = 1 << 16;
+
+/// Int8 encoding through `quantize_weights_per_channel` on the transposed weight: the
+/// reference form of [`encode_weight`]'s int8 path, and its path for weights it rejects.
+fn encode_i8_transposed(
+    values: &[f32],
+    k: usize,
+    n: usize,
+    name: &str,
+) -> Result<(Vec<u8>, Option<Vec<f32>>), Error> {
+    // numerics quantizes [channels, per_channel]: transpose to [n][k] and back.
+    let mut t = vec![0f32; k * n];
+    for i in 0..k {
+        for j in 0..n {
+            t[j * k + i] = values[i * n + j];
+        }
+    }
+    let q = seedchip_numerics::quantize_weights_per_channel(&t, n)
+        .map_err(numerics(format!("weight {name}")))?;
+    let mut out = vec![0u8; k * n];
+    for i in 0..k {
+        for j in 0..n {
+            out[i * n + j] = q.values[j * k + i] as u8;
+        }
+    }
+    Ok((out, Some(q.scales)))
 }
 
 /// Sets operand encodings, encodes weights, builds epilogues and inserts conversions.
@@ -393,16 +448,19 @@ fn abs((lo, hi): (f32, f32)) -> f32 {
     lo.abs().max(hi.abs())
 }
 
-/// Σ_k of the int8 codes of each weight column.
+/// Σ_k of the int8 codes of each weight column (row by row: exact integer sums).
 pub fn weight_column_sums(w: &crate::lir::Const, k: u64, n: u64) -> Vec<i64> {
     let bytes = w.bytes();
-    (0..n as usize)
-        .map(|c| {
-            (0..k as usize)
-                .map(|i| i64::from(bytes[i * n as usize + c] as i8))
-                .sum()
-        })
-        .collect()
+    let mut sums = vec![0i64; n as usize];
+    if n == 0 {
+        return sums;
+    }
+    for row in bytes.chunks_exact(n as usize).take(k as usize) {
+        for (s, &b) in sums.iter_mut().zip(row) {
+            *s += i64::from(b as i8);
+        }
+    }
+    sums
 }
 
 /// A view of `src` in encoding `p` (scale `s` and zero point `zp` for quantized ones),
@@ -542,6 +600,28 @@ mod tests {
         assert_eq!(bytes[3] as i8, -127);
         assert_eq!(bytes[1] as i8, -127);
         assert_eq!(bytes[5] as i8, 64); // 0.125 / (0.25/127) = 63.5 → 64 (half to even)
+    }
+
+    #[test]
+    fn int8_encoding_matches_the_per_channel_library_form() {
+        // Odd shapes, several parallel chunks, zero columns and ties.
+        for (k, n) in [(1, 1), (3, 5), (300, 7), (129, 513), (2, 70_000)] {
+            let w: Vec<f32> = (0..k * n)
+                .map(|i| {
+                    let c = i % n;
+                    if c % 11 == 3 {
+                        0.0
+                    } else {
+                        ((i * 7919 % 1013) as f32 - 506.0) * 0.01 * (1 + c % 5) as f32
+                    }
+                })
+                .collect();
+            let fast = encode_weight(&w, k, n, MatPrecision::I8, "w").unwrap();
+            let slow = encode_i8_transposed(&w, k, n, "w").unwrap();
+            assert_eq!(fast, slow, "k={k} n={n}");
+        }
+        let w = [1.0, f32::NAN];
+        assert!(encode_weight(&w, 1, 2, MatPrecision::I8, "w").is_err());
     }
 
     #[test]
