@@ -238,12 +238,16 @@ pub fn run(graph: &Graph, chip: &Chip, options: &CompileOptions) -> Result<Compi
         mem = plan_memory::run(&mut lir, &target, &emb, cores, batch)?;
     }
     check(options, "tile", || verify::tiles(&lir, &target))?;
-    check(options, "plan_memory", || verify::memory(&lir, &mem, &target))?;
+    check(options, "plan_memory", || {
+        verify::memory(&lir, &mem, &target)
+    })?;
 
     let hbm = emit::layout(&lir, &target, &mem, batch)?;
     let streams = schedule::emit(&lir, &target, &emb, &mem, &hbm)?;
     let (program, hints) = emit::run(&lir, &plain, &target, options, &emb, &mem, &hbm, streams)?;
-    check(options, "emit", || verify::program(&program, &target, &hints))?;
+    check(options, "emit", || {
+        verify::program(&program, &target, &hints)
+    })?;
 
     let report = Report::new(
         &lir, &target, options, &emb, &mem, &program, folded, &ranges,

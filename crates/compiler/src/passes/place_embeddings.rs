@@ -314,7 +314,10 @@ fn hot_rows(
             break;
         }
         // Gap rows lie between two runs: none of them is chosen yet.
-        chosen.get_mut(&t).expect("gap of a chosen table").extend(lo..hi);
+        chosen
+            .get_mut(&t)
+            .expect("gap of a chosen table")
+            .extend(lo..hi);
         closed.insert(t);
         used += bytes;
         total_runs -= 1;

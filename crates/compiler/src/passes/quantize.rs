@@ -286,7 +286,10 @@ pub fn encode_weight(
                 }
             }
             let mut out = vec![0u8; k * n];
-            for (o, v) in out.chunks_exact_mut(n.max(1)).zip(values.chunks_exact(n.max(1))) {
+            for (o, v) in out
+                .chunks_exact_mut(n.max(1))
+                .zip(values.chunks_exact(n.max(1)))
+            {
                 for ((o, &x), &s) in o.iter_mut().zip(v).zip(&scales) {
                     *o = f32_to_f8e4m3(x / s, Overflow::Saturate);
                 }
