@@ -426,6 +426,11 @@ struct Cand {
     kind: Kind,
 }
 
+/// Indices of [`PChannel::bests`].
+const PRE: usize = 0;
+const ACT: usize = 1;
+const COL: usize = 2;
+
 const NO_CMD: Cand = Cand {
     key: u128::MAX,
     slot: 0,
@@ -479,9 +484,8 @@ struct PChannel {
     col_mask: u64,
     pre_mask: u64,
     act_mask: u64,
-    best_col: Cand,
-    best_pre: Cand,
-    best_act: Cand,
+    /// The cached first PRE, ACT and column command ([`PRE`], [`ACT`], [`COL`]).
+    bests: [Cand; 3],
     col_valid: bool,
     pre_valid: bool,
     act_valid: bool,
@@ -541,9 +545,7 @@ impl PChannel {
             col_mask: 0,
             pre_mask: 0,
             act_mask: 0,
-            best_col: NO_CMD,
-            best_pre: NO_CMD,
-            best_act: NO_CMD,
+            bests: [NO_CMD; 3],
             col_valid: true,
             pre_valid: true,
             act_valid: true,
@@ -760,13 +762,13 @@ impl PChannel {
         self.col_mask &= !bit;
         self.pre_mask &= !bit;
         self.act_mask &= !bit;
-        if self.best_col.of_bank(b) {
+        if self.bests[COL].of_bank(b) {
             self.col_valid = false;
         }
-        if self.best_pre.of_bank(b) {
+        if self.bests[PRE].of_bank(b) {
             self.pre_valid = false;
         }
-        if self.best_act.of_bank(b) {
+        if self.bests[ACT].of_bank(b) {
             self.act_valid = false;
         }
         match c.kind {
@@ -775,8 +777,8 @@ impl PChannel {
                 self.col_mask |= bit;
                 if self.col_valid {
                     let new = self.cand_of(b, &c);
-                    if new.before(&self.best_col) {
-                        self.best_col = new;
+                    if new.before(&self.bests[COL]) {
+                        self.bests[COL] = new;
                     }
                 }
             }
@@ -784,8 +786,8 @@ impl PChannel {
                 self.act_mask |= bit;
                 if self.act_valid {
                     let new = self.cand_of(b, &c);
-                    if new.before(&self.best_act) {
-                        self.best_act = new;
+                    if new.before(&self.bests[ACT]) {
+                        self.bests[ACT] = new;
                     }
                 }
             }
@@ -793,8 +795,8 @@ impl PChannel {
                 self.pre_mask |= bit;
                 if self.pre_valid {
                     let new = self.cand_of(b, &c);
-                    if new.before(&self.best_pre) {
-                        self.best_pre = new;
+                    if new.before(&self.bests[PRE]) {
+                        self.bests[PRE] = new;
                     }
                 }
             }
@@ -913,27 +915,28 @@ impl PChannel {
     #[inline(always)]
     fn best(&mut self) -> Cand {
         if !self.col_valid {
-            self.best_col = self.scan_col();
+            self.bests[COL] = self.scan_col();
             self.col_valid = true;
         }
         if !self.pre_valid {
-            self.best_pre = self.scan_pre();
+            self.bests[PRE] = self.scan_pre();
             self.pre_valid = true;
         }
         if !self.act_valid {
-            self.best_act = self.scan_act(self.act_channel_limit());
+            self.bests[ACT] = self.scan_act(self.act_channel_limit());
             self.act_valid = true;
         }
-        let row = if self.best_act.before(&self.best_pre) {
-            self.best_act
-        } else {
-            self.best_pre
-        };
-        if row.before(&self.best_col) {
-            row
-        } else {
-            self.best_col
-        }
+        // Compared by key and copied once (on ties, which only empty caches have, PRE
+        // before ACT, and a column command before a row command).
+        let (kp, ka, kc) = (
+            self.bests[PRE].key,
+            self.bests[ACT].key,
+            self.bests[COL].key,
+        );
+        let act = ka < kp;
+        let row = if act { ka } else { kp };
+        let i = if row < kc { usize::from(act) } else { COL };
+        self.bests[i]
     }
 
     #[inline(always)]
@@ -962,10 +965,10 @@ impl PChannel {
             Kind::None => {}
         }
         if c.kind != Kind::Col || !k.dual_bus {
-            if self.best_pre.time() < self.row_bus.max(self.now) {
+            if self.bests[PRE].time() < self.row_bus.max(self.now) {
                 self.pre_valid = false;
             }
-            if self.best_act.time() < self.act_channel_limit() {
+            if self.bests[ACT].time() < self.act_channel_limit() {
                 self.act_valid = false;
             }
         }
@@ -975,7 +978,7 @@ impl PChannel {
             } else {
                 self.t_rd
             };
-            if self.best_col.time() < col.max(self.col_bus).max(self.now) {
+            if self.bests[COL].time() < col.max(self.col_bus).max(self.now) {
                 self.col_valid = false;
             }
         }
