@@ -495,6 +495,9 @@ struct PChannel {
     write_mode: bool,
     /// The queue counts changed since the mode was last updated.
     mode_dirty: bool,
+    /// No waiting access could enter the window when last checked, and neither the input
+    /// nor the room in the queues has changed since (so the check is skipped).
+    blocked: bool,
     next_seq: u64,
     now: u64,
     t_rd: u64,
@@ -554,6 +557,7 @@ impl PChannel {
             n_writes: 0,
             write_mode: false,
             mode_dirty: false,
+            blocked: false,
             next_seq: 0,
             now: 0,
             t_rd: 0,
@@ -1098,6 +1102,8 @@ impl PChannel {
             self.n_reads -= 1;
         }
         self.mode_dirty = true;
+        // Room for a waiting access.
+        self.blocked = false;
         self.free.push(c.slot);
         if k.closed_page {
             // Auto-precharge, internally at the first legal cycle.
@@ -1207,15 +1213,27 @@ impl PChannel {
             let mut adm = None;
             while self.now < limit {
                 if F::ACTIVE && self.input.len() < k.lookahead {
+                    let had = self.input.len();
                     feed.fill(me, &mut self.input, k.lookahead, limit);
+                    if self.input.len() != had {
+                        self.blocked = false;
+                    }
                     if let Some(t) = self.input.front() {
                         self.first_arrival = self.first_arrival.min(t.arrival);
                     }
                 }
+                if self.blocked {
+                    debug_assert!(self.admissible(k).is_none());
+                    break;
+                }
                 adm = self.admissible(k);
                 match adm {
                     Some((i, t)) if t <= self.now => self.admit(k, i),
-                    _ => break,
+                    Some(_) => break,
+                    None => {
+                        self.blocked = true;
+                        break;
+                    }
                 }
             }
             // The mode depends only on the queue counts (and the mode), so it can only change
@@ -1429,6 +1447,7 @@ impl DetailedMemory {
             let pch = &mut pchs[i];
             pch.first_arrival = pch.first_arrival.min(t.arrival);
             pch.input.push_back(t);
+            pch.blocked = false;
         });
         let (c, p) = initial_state(parts, r.arrival, self.ctx.ctrl);
         self.completion.push(AtomicU64::new(c));
