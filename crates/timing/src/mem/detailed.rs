@@ -1305,6 +1305,25 @@ fn split(dec: &Decoder, r: &Request, id: u32, mut push: impl FnMut(usize, Txn)) 
     let mut b = r.addr >> shift;
     let last = (r.addr + u64::from(r.bytes) - 1) >> shift;
     let single = block(b) == block(last);
+    if single {
+        // The common case: one row access.
+        let (pch, bank, row) = dec.pch_bank_row(b);
+        push(
+            pch as usize,
+            Txn {
+                arrival: r.arrival,
+                req: id,
+                seq: 0,
+                row,
+                bursts_left: (last - b + 1) as u32,
+                bank: bank as u8,
+                write,
+                started: false,
+                single,
+            },
+        );
+        return 1;
+    }
     let mut parts = 0;
     while b <= last {
         let end = last.min((block(b) + 1) * per_block - 1);
