@@ -400,7 +400,9 @@ enum Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct BankCand {
     part: u64,
-    seq: u64,
+    /// The low half of its order key: the access's age, with bit 63 set for a row command
+    /// ([`order_lo`]), so the scans need not build it.
+    lo: u64,
     slot: u32,
     kind: Kind,
     bg: u8,
@@ -408,7 +410,7 @@ struct BankCand {
 
 const NO_CAND: BankCand = BankCand {
     part: NEVER,
-    seq: 0,
+    lo: 0,
     slot: 0,
     kind: Kind::None,
     bg: 0,
@@ -439,10 +441,17 @@ const NO_CMD: Cand = Cand {
     kind: Kind::None,
 };
 
-/// The scheduler's order of a command: earliest, then column commands, then oldest.
+/// The low half of a command's order key: not a column command, then its access's age (the
+/// scheduler's order is earliest, then column commands, then oldest; [`key_of`]).
 #[inline]
-fn order_key(time: u64, column: bool, seq: u64) -> u128 {
-    (u128::from(time) << 64) | (u128::from(!column) << 63) | u128::from(seq)
+fn order_lo(column: bool, seq: u64) -> u64 {
+    (u64::from(!column) << 63) | seq
+}
+
+/// The scheduler's order of a command of cycle `time` whose low half is `lo`.
+#[inline]
+fn key_of(time: u64, lo: u64) -> u128 {
+    (u128::from(time) << 64) | u128::from(lo)
 }
 
 impl Cand {
@@ -683,7 +692,7 @@ impl PChannel {
         if bank.open_row == CLOSED {
             return BankCand {
                 part: bank.t_act,
-                seq: first.seq,
+                lo: order_lo(false, first.seq),
                 slot: front,
                 kind: Kind::Act,
                 bg: bank.bg,
@@ -705,14 +714,14 @@ impl PChannel {
         match hit {
             Some(s) => BankCand {
                 part: if write { bank.t_wr } else { bank.t_rd },
-                seq: self.slots[s as usize].seq,
+                lo: order_lo(true, self.slots[s as usize].seq),
                 slot: s,
                 kind: Kind::Col,
                 bg: bank.bg,
             },
             None => BankCand {
                 part: bank.t_pre,
-                seq: first.seq,
+                lo: order_lo(false, first.seq),
                 slot: front,
                 kind: Kind::Pre,
                 bg: bank.bg,
@@ -742,7 +751,7 @@ impl PChannel {
     #[inline]
     fn cand_of(&self, b: usize, c: &BankCand) -> Cand {
         Cand {
-            key: order_key(self.time_of(c), c.kind == Kind::Col, c.seq),
+            key: key_of(self.time_of(c), c.lo),
             slot: c.slot,
             bank: b as u8,
             kind: c.kind,
@@ -845,7 +854,7 @@ impl PChannel {
             let c = &self.cand[b & BANK_MASK];
             let g = &self.groups[c.bg as usize & BANK_MASK];
             let t = c.part.max(if write { g.t_wr } else { g.t_rd }).max(chan);
-            let key = order_key(t, true, c.seq);
+            let key = key_of(t, c.lo);
             let lt = key < best;
             best = if lt { key } else { best };
             best_bank = if lt { b } else { best_bank };
@@ -887,7 +896,7 @@ impl PChannel {
             let b = mask.trailing_zeros() as usize;
             mask &= mask - 1;
             let c = &self.cand[b & BANK_MASK];
-            let key = order_key(c.part.max(pre), false, c.seq);
+            let key = key_of(c.part.max(pre), c.lo);
             let lt = key < best;
             best = if lt { key } else { best };
             best_bank = if lt { b } else { best_bank };
@@ -908,7 +917,7 @@ impl PChannel {
             mask &= mask - 1;
             let c = &self.cand[b & BANK_MASK];
             let g_act = self.groups[c.bg as usize & BANK_MASK].t_act.max(act);
-            let key = order_key(c.part.max(g_act), false, c.seq);
+            let key = key_of(c.part.max(g_act), c.lo);
             let lt = key < best;
             best = if lt { key } else { best };
             best_bank = if lt { b } else { best_bank };
@@ -1009,6 +1018,7 @@ impl PChannel {
                 let new = BankCand {
                     part: t + k.trcd,
                     kind: Kind::Col,
+                    lo: old.lo & !(1 << 63),
                     ..old
                 };
                 debug_assert_eq!(new, self.bank_candidate(k, b));
