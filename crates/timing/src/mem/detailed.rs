@@ -978,10 +978,10 @@ impl PChannel {
             Kind::None => {}
         }
         if c.kind != Kind::Col || !k.dual_bus {
-            if self.bests[PRE].time() < self.row_bus.max(self.now) {
+            if self.pre_valid && self.bests[PRE].time() < self.row_bus.max(self.now) {
                 self.pre_valid = false;
             }
-            if self.bests[ACT].time() < self.act_channel_limit() {
+            if self.act_valid && self.bests[ACT].time() < self.act_channel_limit() {
                 self.act_valid = false;
             }
         }
