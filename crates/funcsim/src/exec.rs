@@ -78,7 +78,7 @@ impl Tile {
         }
     }
 
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.rows == 0 || self.cols == 0
     }
 
@@ -448,7 +448,7 @@ impl Machine {
     }
 
     /// A checked tile's bytes, packed row-major (call [`Machine::note_read`] first).
-    fn view(&self, t: &Tile) -> std::borrow::Cow<'_, [u8]> {
+    pub(crate) fn view(&self, t: &Tile) -> std::borrow::Cow<'_, [u8]> {
         if t.is_empty() {
             return std::borrow::Cow::Borrowed(&[]);
         }
@@ -1550,13 +1550,24 @@ impl Machine {
         tc: &Tile,
     ) -> Result<(), FaultKind> {
         let (m, k, n) = (op.m as usize, op.k as usize, op.n as usize);
+        let in_place = tc.region != Region::Hbm && tc.ld >= tc.cols;
+        if in_place
+            && op.accumulate
+            && self.chain_matmul(ta, tb, tc, m, k, n, op.transpose_b)
+        {
+            self.note_read(ta);
+            self.note_read(tb);
+            self.note_read(tc);
+            self.note_write(tc);
+            return Ok(());
+        }
+        self.flush_if_touched(&[ta, tb, tc]);
         self.note_read(ta);
         self.note_read(tb);
         if op.accumulate {
             self.note_read(tc);
         }
         let extent = tc.extent().expect("checked");
-        let in_place = tc.region != Region::Hbm && tc.ld >= tc.cols;
         let ldc = tc.ld as usize * 4;
         let mm = {
             let (a, b) = (self.view(ta), self.view(tb));
@@ -1571,11 +1582,9 @@ impl Machine {
             }
         }?;
         if in_place {
-            let c = self
-                .mem
-                .sram_span_mut(tc.region, tc.addr, extent)
-                .expect("an SRAM tile");
-            mm.run(c, ldc, op.accumulate);
+            // The kernel runs later, with others (crate::defer); nothing reads the
+            // accumulator before it does.
+            self.defer_matmul(mm, tc.region, tc.addr, ldc, op.accumulate);
             self.note_write(tc);
         } else {
             let mut out = if op.accumulate {

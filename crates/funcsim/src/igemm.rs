@@ -160,31 +160,25 @@ pub(crate) fn with_simd<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// `c[i, j] (+)= Σ_p a[i, p] · b[p, j]` in wrapping 32-bit arithmetic, for the `rows` rows of
-/// the paired `a` (`b.k2` words per row). `c` holds little-endian i32 rows `ldc` bytes apart
-/// (`b.n` values each); with `accumulate` the sums are added to its values, else they replace
-/// them.
-pub(crate) fn gemm(
-    a: &[i32],
-    rows: usize,
-    b: &PackedB,
-    c: &mut [u8],
-    ldc: usize,
-    accumulate: bool,
-) {
+/// the paired `a` (`b.k2` words per row). `c` holds one little-endian i32 row per row of `a`
+/// (`b.n` values each, at the start of each slice; rows are separate slices so that the
+/// accumulators of several matmuls interleaved in one SRAM can be updated at once); with
+/// `accumulate` the sums are added to its values, else they replace them.
+pub(crate) fn gemm(a: &[i32], rows: usize, b: &PackedB, c: &mut [&mut [u8]], accumulate: bool) {
     #[cfg(target_arch = "x86_64")]
     {
         if let Some(simd) = x86::V4Vnni::try_new() {
             return simd.vectorize(|| {
-                x86::gemm(simd.avx512f, simd.avx512bw, a, rows, b, c, ldc, accumulate)
+                x86::gemm(simd.avx512f, simd.avx512bw, a, rows, b, c, accumulate)
             });
         }
         if let Some(simd) = pulp::x86::V4::try_new() {
             return simd.vectorize(|| {
-                x86::gemm(simd.avx512f, simd.avx512bw, a, rows, b, c, ldc, accumulate)
+                x86::gemm(simd.avx512f, simd.avx512bw, a, rows, b, c, accumulate)
             });
         }
     }
-    gemm_portable(a, rows, b, c, ldc, accumulate);
+    gemm_portable(a, rows, b, c, accumulate);
 }
 
 /// [`gemm`] in plain integer code: the same sums, for CPUs without AVX-512.
@@ -192,8 +186,7 @@ pub(crate) fn gemm_portable(
     a: &[i32],
     rows: usize,
     b: &PackedB,
-    c: &mut [u8],
-    ldc: usize,
+    c: &mut [&mut [u8]],
     accumulate: bool,
 ) {
     let (k2, n) = (b.k2, b.n);
@@ -201,7 +194,7 @@ pub(crate) fn gemm_portable(
         let arow = &a[i * k2..(i + 1) * k2];
         for q in 0..b.panels() {
             let cols = NR.min(n - q * NR);
-            let crow = &mut c[i * ldc + q * NR * 4..i * ldc + (q * NR + cols) * 4];
+            let crow = &mut c[i][q * NR * 4..(q * NR + cols) * 4];
             let mut acc = [0i32; NR];
             if accumulate {
                 for (s, v) in acc.iter_mut().zip(crow.chunks_exact(4)) {
@@ -256,8 +249,8 @@ mod x86 {
         }
     }
 
-    /// `R` rows (`k2` words apart in `a`) against panel `q` for all of `k`, into columns
-    /// `q·NR ..` of `R` rows of `c` (`ldc` bytes apart).
+    /// `R` rows (`k2` words apart in `a`) against panel `q` for all of `k`, into bytes
+    /// `c0 ..` (columns `q·NR ..`) of the `R` rows of `c`.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn micro<const R: usize>(
@@ -266,8 +259,8 @@ mod x86 {
         a: &[i32],
         k2: usize,
         panel: &[i32],
-        c: &mut [u8],
-        ldc: usize,
+        c: &mut [&mut [u8]],
+        c0: usize,
         cols: usize,
         accumulate: bool,
     ) {
@@ -275,12 +268,12 @@ mod x86 {
         let mut acc = [[f._mm512_setzero_si512(); NV]; R];
         if accumulate && cols == NR {
             for (i, acc_i) in acc.iter_mut().enumerate() {
-                let row: [u8; NR * 4] = c[i * ldc..i * ldc + NR * 4].try_into().expect("a row");
+                let row: [u8; NR * 4] = c[i][c0..c0 + NR * 4].try_into().expect("a row");
                 *acc_i = pulp::cast(row);
             }
         } else if accumulate {
             for (i, acc_i) in acc.iter_mut().enumerate() {
-                let row = &c[i * ldc..i * ldc + cols * 4];
+                let row = &c[i][c0..c0 + cols * 4];
                 for (v, acc_v) in acc_i.iter_mut().enumerate() {
                     let lo = (v * 64).min(row.len());
                     let hi = (v * 64 + 64).min(row.len());
@@ -303,9 +296,9 @@ mod x86 {
         for (i, acc_i) in acc.iter().enumerate() {
             let bytes: [u8; NR * 4] = pulp::cast(*acc_i);
             if cols == NR {
-                c[i * ldc..i * ldc + NR * 4].copy_from_slice(&bytes);
+                c[i][c0..c0 + NR * 4].copy_from_slice(&bytes);
             } else {
-                c[i * ldc..i * ldc + cols * 4].copy_from_slice(&bytes[..cols * 4]);
+                c[i][c0..c0 + cols * 4].copy_from_slice(&bytes[..cols * 4]);
             }
         }
     }
@@ -318,8 +311,7 @@ mod x86 {
         a: &[i32],
         rows: usize,
         b: &PackedB,
-        c: &mut [u8],
-        ldc: usize,
+        c: &mut [&mut [u8]],
         accumulate: bool,
     ) {
         let (k2, n) = (b.k2, b.n);
@@ -329,15 +321,16 @@ mod x86 {
             let mut i = 0;
             while i < rows {
                 let ai = &a[i * k2..];
-                let ci = &mut c[i * ldc + q * NR * 4..];
                 let r = (rows - i).min(MR);
+                let ci = &mut c[i..i + r];
+                let c0 = q * NR * 4;
                 match r {
-                    6 => micro::<6>(f, bw, ai, k2, panel, ci, ldc, cols, accumulate),
-                    5 => micro::<5>(f, bw, ai, k2, panel, ci, ldc, cols, accumulate),
-                    4 => micro::<4>(f, bw, ai, k2, panel, ci, ldc, cols, accumulate),
-                    3 => micro::<3>(f, bw, ai, k2, panel, ci, ldc, cols, accumulate),
-                    2 => micro::<2>(f, bw, ai, k2, panel, ci, ldc, cols, accumulate),
-                    _ => micro::<1>(f, bw, ai, k2, panel, ci, ldc, cols, accumulate),
+                    6 => micro::<6>(f, bw, ai, k2, panel, ci, c0, cols, accumulate),
+                    5 => micro::<5>(f, bw, ai, k2, panel, ci, c0, cols, accumulate),
+                    4 => micro::<4>(f, bw, ai, k2, panel, ci, c0, cols, accumulate),
+                    3 => micro::<3>(f, bw, ai, k2, panel, ci, c0, cols, accumulate),
+                    2 => micro::<2>(f, bw, ai, k2, panel, ci, c0, cols, accumulate),
+                    _ => micro::<1>(f, bw, ai, k2, panel, ci, c0, cols, accumulate),
                 }
                 i += r;
             }
@@ -394,9 +387,9 @@ mod tests {
                 row
             })
             .collect();
-        let run = |kernel: fn(&[i32], usize, &PackedB, &mut [u8], usize, bool)| {
+        let run = |kernel: fn(&[i32], usize, &PackedB, &mut [&mut [u8]], bool)| {
             let mut c = start.clone();
-            kernel(&pa, m, &pb, &mut c, ldc, true);
+            kernel(&pa, m, &pb, &mut c.chunks_mut(ldc).collect::<Vec<_>>(), true);
             // The gap between rows is untouched.
             for i in 0..m {
                 assert!(c[i * ldc + n * 4..(i + 1) * ldc].iter().all(|&x| x == 0xEE));
@@ -411,7 +404,13 @@ mod tests {
             }
             // Without accumulation the same sums replace the old values.
             let mut fresh = start.clone();
-            kernel(&pa, m, &pb, &mut fresh, ldc, false);
+            kernel(
+                &pa,
+                m,
+                &pb,
+                &mut fresh.chunks_mut(ldc).collect::<Vec<_>>(),
+                false,
+            );
             for i in 0..m {
                 for j in 0..n {
                     let at = i * ldc + j * 4;

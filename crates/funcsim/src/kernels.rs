@@ -62,6 +62,25 @@ pub(crate) struct MatmulI8 {
     rows: usize,
     m: usize,
     n: usize,
+    /// Per row, a bound on `|c|` after this matmul (every partial sum is within it too).
+    bound: Vec<u64>,
+}
+
+/// `Σ_p |x[p]| · max_j |b[p, j]|`: bounds how far one row's products can move a sum.
+#[inline(always)]
+fn products_bound(arow: &[u8], max_abs: &[u32]) -> u64 {
+    // Each term is at most 2^14: u32 sums of 2^16 terms cannot wrap.
+    arow.chunks(1 << 16)
+        .zip(max_abs.chunks(1 << 16))
+        .map(|(xs, mbs)| {
+            let s: u32 = xs
+                .iter()
+                .zip(mbs)
+                .map(|(&x, &mb)| u32::from((x as i8).unsigned_abs()) * mb)
+                .sum();
+            u64::from(s)
+        })
+        .sum()
 }
 
 impl MatmulI8 {
@@ -94,14 +113,75 @@ impl MatmulI8 {
                 || Self::check_rows(a, b, acc0, &pb, r0, r, k, n, transpose),
             )
         };
-        let blocks: Vec<Result<Vec<i32>, FaultKind>> = if rows >= m {
+        let blocks: Vec<Result<(Vec<i32>, Vec<u64>), FaultKind>> = if rows >= m {
             vec![check(0)]
         } else {
             (0..m.div_ceil(rows)).into_par_iter().map(check).collect()
         };
         // The first fault in block order is the first in row order.
-        let pa = blocks.into_iter().collect::<Result<Vec<_>, _>>()?;
-        Ok(MatmulI8 { pb, pa, rows, m, n })
+        let blocks = blocks.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let mut pa = Vec::with_capacity(blocks.len());
+        let mut bound = Vec::with_capacity(m);
+        for (p, b) in blocks {
+            pa.push(p);
+            bound.extend(b);
+        }
+        Ok(MatmulI8 {
+            pb,
+            pa,
+            rows,
+            m,
+            n,
+            bound,
+        })
+    }
+
+    /// A matmul accumulating onto `prev`'s result (not computed yet), when the row bounds
+    /// prove that no partial sum can leave int32 — then it cannot fault, whatever `prev`
+    /// computes. `None` when the bound cannot decide (the caller runs `prev` first and asks
+    /// [`MatmulI8::new`]) or the row blocks differ from `prev`'s.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn after(
+        prev: &MatmulI8,
+        a: &[u8],
+        b: &[u8],
+        m: usize,
+        k: usize,
+        n: usize,
+        transpose: bool,
+    ) -> Option<MatmulI8> {
+        let rows = block_rows(m, m * k * n);
+        if m != prev.m || n != prev.n || rows != prev.rows {
+            return None;
+        }
+        igemm::with_simd(
+            #[inline(always)]
+            || {
+                let pb = PackedB::new(b, k, n, transpose);
+                let mut bound = Vec::with_capacity(m);
+                for (i, &before) in prev.bound.iter().enumerate() {
+                    let bd = before + products_bound(&a[i * k..(i + 1) * k], &pb.max_abs);
+                    if bd > i32::MAX as u64 {
+                        return None;
+                    }
+                    bound.push(bd);
+                }
+                let pa = (0..m.div_ceil(rows))
+                    .map(|blk| {
+                        let (r0, r) = (blk * rows, rows.min(m - blk * rows));
+                        igemm::pack_a(&a[r0 * k..(r0 + r) * k], r, k, k, pb.k2)
+                    })
+                    .collect();
+                Some(MatmulI8 {
+                    pb,
+                    pa,
+                    rows,
+                    m,
+                    n,
+                    bound,
+                })
+            },
+        )
     }
 
     /// Packs rows `r0 .. r0 + r` of `a` and decides whether any partial sum of theirs leaves
@@ -118,8 +198,9 @@ impl MatmulI8 {
         k: usize,
         n: usize,
         transpose: bool,
-    ) -> Result<Vec<i32>, FaultKind> {
+    ) -> Result<(Vec<i32>, Vec<u64>), FaultKind> {
         let packed = igemm::pack_a(&a[r0 * k..(r0 + r) * k], r, k, k, pb.k2);
+        let mut bounds = Vec::with_capacity(r);
         for i in r0..r0 + r {
             let arow = &a[i * k..(i + 1) * k];
             let accrow = acc0.map(|(acc, ld)| &acc[i * ld..i * ld + n * 4]);
@@ -128,19 +209,8 @@ impl MatmulI8 {
                 acc.chunks_exact(4)
                     .fold(0u32, |m, c| m.max(le_i32(c).unsigned_abs()))
             });
-            // Each term is at most 2^14: u32 sums of 2^16 terms cannot wrap.
-            let products: u64 = arow
-                .chunks(1 << 16)
-                .zip(pb.max_abs.chunks(1 << 16))
-                .map(|(xs, mbs)| {
-                    let s: u32 = xs
-                        .iter()
-                        .zip(mbs)
-                        .map(|(&x, &mb)| u32::from((x as i8).unsigned_abs()) * mb)
-                        .sum();
-                    u64::from(s)
-                })
-                .sum();
+            let products = products_bound(arow, &pb.max_abs);
+            bounds.push(u64::from(acc_max) + products);
             if u64::from(acc_max) + products <= i32::MAX as u64 {
                 continue;
             }
@@ -162,7 +232,7 @@ impl MatmulI8 {
                 }
             }
         }
-        Ok(packed)
+        Ok((packed, bounds))
     }
 
     /// Writes the accumulator into `c` (little-endian i32 rows, `ldc ≥ 4n` bytes apart),
@@ -171,14 +241,37 @@ impl MatmulI8 {
         let (m, n, rows) = (self.m, self.n, self.rows);
         debug_assert!(ldc >= n * 4 && c.len() >= (m - 1) * ldc + n * 4);
         let block = |(blk, chunk): (usize, &mut [u8])| {
-            let r = rows.min(m - blk * rows);
-            igemm::gemm(&self.pa[blk], r, &self.pb, chunk, ldc, accumulate);
+            let mut rows: Vec<&mut [u8]> = chunk.chunks_mut(ldc).collect();
+            self.run_block(blk, &mut rows, accumulate);
         };
         if rows >= m {
             block((0, c));
         } else {
             c.par_chunks_mut(rows * ldc).enumerate().for_each(block);
         }
+    }
+
+    /// Rows per block of [`MatmulI8::run_block`].
+    pub(crate) fn block_rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Rows of the accumulator.
+    pub(crate) fn m(&self) -> usize {
+        self.m
+    }
+
+    /// Columns of the accumulator.
+    pub(crate) fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Block `blk` (rows `blk · block_rows() ..`): `c` holds its accumulator rows, one slice
+    /// each (at least `4n` bytes).
+    pub(crate) fn run_block(&self, blk: usize, c: &mut [&mut [u8]], accumulate: bool) {
+        let r = self.rows.min(self.m - blk * self.rows);
+        debug_assert!(c.len() >= r);
+        igemm::gemm(&self.pa[blk], r, &self.pb, &mut c[..r], accumulate);
     }
 }
 

@@ -29,6 +29,7 @@
 
 mod codec;
 mod decode;
+mod defer;
 mod error;
 mod exec;
 pub mod fault;

@@ -160,6 +160,8 @@ pub struct Machine {
     pub(crate) stats: Stats,
     pub(crate) races: Option<Races>,
     pool: Option<rayon::ThreadPool>,
+    /// Int8 matmul kernels queued to run together (empty between runs).
+    pub(crate) deferred: crate::defer::Deferred,
 }
 
 /// The region an address names, for an instruction of `core`.
@@ -364,6 +366,7 @@ impl Machine {
             stats: Stats::default(),
             races: None,
             pool,
+            deferred: Default::default(),
         })
     }
 
@@ -538,9 +541,14 @@ impl Machine {
                     progressed = true;
                     continue;
                 }
-                match self.step(ci, limits)? {
-                    Step::Done | Step::Arrived => progressed = true,
-                    Step::Blocked => blocked = true,
+                match self.step(ci, limits) {
+                    Ok(Step::Done | Step::Arrived) => progressed = true,
+                    Ok(Step::Blocked) => blocked = true,
+                    Err(f) => {
+                        // Memory after a fault is what sequential execution left.
+                        self.flush_matmuls();
+                        return Err(f);
+                    }
                 }
             }
             if !active {
@@ -550,9 +558,11 @@ impl Machine {
                 self.stats.blocked_rounds += 1;
             }
             if !progressed {
+                self.flush_matmuls();
                 return Err(self.deadlock());
             }
         }
+        self.flush_matmuls();
         Ok(std::mem::take(&mut self.stats))
     }
 
@@ -670,6 +680,7 @@ impl Machine {
             }
             r.set_site(self.cores[ci].site(index));
         }
+        self.flush_before(core, &instruction.inst);
         self.exec(core, &instruction.inst)
             .map_err(|k| fault(self, k))?;
         if let Some(r) = &self.races
