@@ -253,8 +253,22 @@ impl Machine {
                 dst_stride_bytes,
                 src_stride_bytes,
             } => touches(&[
-                tile(core, src, rows.into(), row_bytes.into(), src_stride_bytes.into(), 1),
-                tile(core, dst, rows.into(), row_bytes.into(), dst_stride_bytes.into(), 1),
+                tile(
+                    core,
+                    src,
+                    rows.into(),
+                    row_bytes.into(),
+                    src_stride_bytes.into(),
+                    1,
+                ),
+                tile(
+                    core,
+                    dst,
+                    rows.into(),
+                    row_bytes.into(),
+                    dst_stride_bytes.into(),
+                    1,
+                ),
             ]),
             // Checked per problem, against its tiles, in `Machine::matmul_i8`.
             Inst::MxuMatmul {
@@ -286,9 +300,9 @@ impl Machine {
             }
         }
         segs.sort_unstable();
-        let disjoint = segs.windows(2).all(|w| {
-            w[0].0 != w[1].0 || w[0].1 + pending[w[0].2].acc.row_bytes <= w[1].1
-        });
+        let disjoint = segs
+            .windows(2)
+            .all(|w| w[0].0 != w[1].0 || w[0].1 + pending[w[0].2].acc.row_bytes <= w[1].1);
         debug_assert!(disjoint, "pending accumulators overlap");
         if !disjoint {
             // Unreachable by construction (overlapping matmuls flush first); stay correct.

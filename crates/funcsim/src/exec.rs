@@ -1551,10 +1551,7 @@ impl Machine {
     ) -> Result<(), FaultKind> {
         let (m, k, n) = (op.m as usize, op.k as usize, op.n as usize);
         let in_place = tc.region != Region::Hbm && tc.ld >= tc.cols;
-        if in_place
-            && op.accumulate
-            && self.chain_matmul(ta, tb, tc, m, k, n, op.transpose_b)
-        {
+        if in_place && op.accumulate && self.chain_matmul(ta, tb, tc, m, k, n, op.transpose_b) {
             self.note_read(ta);
             self.note_read(tb);
             self.note_read(tc);

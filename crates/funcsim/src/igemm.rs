@@ -168,14 +168,12 @@ pub(crate) fn gemm(a: &[i32], rows: usize, b: &PackedB, c: &mut [&mut [u8]], acc
     #[cfg(target_arch = "x86_64")]
     {
         if let Some(simd) = x86::V4Vnni::try_new() {
-            return simd.vectorize(|| {
-                x86::gemm(simd.avx512f, simd.avx512bw, a, rows, b, c, accumulate)
-            });
+            return simd
+                .vectorize(|| x86::gemm(simd.avx512f, simd.avx512bw, a, rows, b, c, accumulate));
         }
         if let Some(simd) = pulp::x86::V4::try_new() {
-            return simd.vectorize(|| {
-                x86::gemm(simd.avx512f, simd.avx512bw, a, rows, b, c, accumulate)
-            });
+            return simd
+                .vectorize(|| x86::gemm(simd.avx512f, simd.avx512bw, a, rows, b, c, accumulate));
         }
     }
     gemm_portable(a, rows, b, c, accumulate);
@@ -387,9 +385,16 @@ mod tests {
                 row
             })
             .collect();
-        let run = |kernel: fn(&[i32], usize, &PackedB, &mut [&mut [u8]], bool)| {
+        type Kernel = fn(&[i32], usize, &PackedB, &mut [&mut [u8]], bool);
+        let run = |kernel: Kernel| {
             let mut c = start.clone();
-            kernel(&pa, m, &pb, &mut c.chunks_mut(ldc).collect::<Vec<_>>(), true);
+            kernel(
+                &pa,
+                m,
+                &pb,
+                &mut c.chunks_mut(ldc).collect::<Vec<_>>(),
+                true,
+            );
             // The gap between rows is untouched.
             for i in 0..m {
                 assert!(c[i * ldc + n * 4..(i + 1) * ldc].iter().all(|&x| x == 0xEE));

@@ -66,6 +66,9 @@ pub(crate) struct MatmulI8 {
     bound: Vec<u64>,
 }
 
+/// A row block of `a` packed for the kernel, and its rows' bounds on `|c|`.
+type PackedRows = (Vec<i32>, Vec<u64>);
+
 /// `Σ_p |x[p]| · max_j |b[p, j]|`: bounds how far one row's products can move a sum.
 #[inline(always)]
 fn products_bound(arow: &[u8], max_abs: &[u32]) -> u64 {
@@ -113,7 +116,7 @@ impl MatmulI8 {
                 || Self::check_rows(a, b, acc0, &pb, r0, r, k, n, transpose),
             )
         };
-        let blocks: Vec<Result<(Vec<i32>, Vec<u64>), FaultKind>> = if rows >= m {
+        let blocks: Vec<Result<PackedRows, FaultKind>> = if rows >= m {
             vec![check(0)]
         } else {
             (0..m.div_ceil(rows)).into_par_iter().map(check).collect()
@@ -198,7 +201,7 @@ impl MatmulI8 {
         k: usize,
         n: usize,
         transpose: bool,
-    ) -> Result<(Vec<i32>, Vec<u64>), FaultKind> {
+    ) -> Result<PackedRows, FaultKind> {
         let packed = igemm::pack_a(&a[r0 * k..(r0 + r) * k], r, k, k, pb.k2);
         let mut bounds = Vec::with_capacity(r);
         for i in r0..r0 + r {

@@ -1,4 +1,4 @@
-use seedchip_funcsim::FaultKind;
+use seedchip_funcsim::{FaultKind, Limits, Machine, Options};
 
 use crate::support::*;
 
@@ -182,4 +182,99 @@ fn int8_partial_sum_overflow_is_a_fault_with_its_position() {
         text.contains("accumulator overflow") && text.contains("mxu.matmul.i8"),
         "{text}"
     );
+}
+
+fn chain_inputs(m: &mut Machine, a: &[i32], b: &[i32], bias: &[i32]) {
+    m.write_input("a", &i32s(&[4, 64], a.to_vec())).unwrap();
+    m.write_input("b", &i32s(&[64, 16], b.to_vec())).unwrap();
+    m.write_input("bias", &i32s(&[4, 16], bias.to_vec()))
+        .unwrap();
+}
+
+/// `bias + a · b` after the first `steps` k-steps of 16, in exact integers.
+fn chain_sum(a: &[i32], b: &[i32], bias: &[i32], steps: usize) -> Vec<i64> {
+    (0..64)
+        .map(|e| {
+            let (i, j) = (e / 16, e % 16);
+            i64::from(bias[e])
+                + (0..16 * steps)
+                    .map(|p| i64::from(a[i * 64 + p]) * i64::from(b[p * 16 + j]))
+                    .sum::<i64>()
+        })
+        .collect()
+}
+
+#[test]
+fn queued_k_chains_are_exact_and_thread_independent() {
+    let mut rng = Rng::new(21);
+    let a = int_mat(&mut rng, 256);
+    let b = int_mat(&mut rng, 1024);
+    let bias: Vec<i32> = (0..64).map(|_| rng.int(-1 << 20, 1 << 20) as i32).collect();
+    let want: Vec<i32> = chain_sum(&a, &b, &bias, 4)
+        .into_iter()
+        .map(|v| i32::try_from(v).unwrap())
+        .collect();
+    for threads in [1, 2] {
+        for check_races in [false, true] {
+            let options = Options {
+                threads: Some(threads),
+                ..Options::default()
+            };
+            let mut m = Machine::with_options(&chip(), &program("chain"), &options).unwrap();
+            chain_inputs(&mut m, &a, &b, &bias);
+            m.run(&Limits {
+                check_races,
+                ..Limits::default()
+            })
+            .unwrap_or_else(|f| panic!("{f}"));
+            assert_eq!(out_i32(&m, "y"), want, "{threads} threads");
+            // The DMA after the chain read the finished accumulators.
+            assert_eq!(out_i32(&m, "copy"), want, "{threads} threads");
+        }
+    }
+}
+
+#[test]
+fn an_overflow_after_queued_k_steps_faults_at_its_instruction_with_memory_as_left() {
+    let mut rng = Rng::new(22);
+    let mut a = int_mat(&mut rng, 256);
+    // |b| ≤ 127, so row 1's bound grows by exactly one step's gain.
+    let mut b: Vec<i32> = int_mat(&mut rng, 1024)
+        .iter()
+        .map(|&v| v.max(-127))
+        .collect();
+    // Row 1 against column 3 gains 16 · 127² per k-step: the third step overflows at its
+    // first k. The first two steps' row bounds still clear, so the second is queued onto the
+    // first.
+    for p in 0..64 {
+        a[64 + p] = 127;
+        b[p * 16 + 3] = 127;
+    }
+    let step = 16 * 127 * 127;
+    let mut bias = vec![0i32; 64];
+    bias[16 + 3] = i32::MAX - 2 * step - 100;
+    for threads in [1, 2] {
+        let options = Options {
+            threads: Some(threads),
+            ..Options::default()
+        };
+        let mut m = Machine::with_options(&chip(), &program("chain"), &options).unwrap();
+        chain_inputs(&mut m, &a, &b, &bias);
+        let f = fault(&mut m);
+        // dma, dma, then X0 Y0 X1 Y1, the DMA after step 1, X2.
+        assert_eq!(f.site.as_ref().unwrap().index, 2 + 4 + 1);
+        match f.kind {
+            FaultKind::AccumulatorOverflow { row, col, k, value } => {
+                assert_eq!((row, col, k), (1, 3, 0));
+                assert_eq!(value, i64::from(i32::MAX) - 100 + 127 * 127);
+            }
+            other => panic!("{other}"),
+        }
+        // Memory holds exactly the first two steps of both accumulators.
+        let want: Vec<i32> = chain_sum(&a, &b, &bias, 2)
+            .into_iter()
+            .map(|v| i32::try_from(v).unwrap())
+            .collect();
+        assert_eq!(out_i32(&m, "y"), want, "{threads} threads");
+    }
 }
