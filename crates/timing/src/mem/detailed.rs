@@ -1492,8 +1492,9 @@ impl DetailedMemory {
     /// non-decreasing arrival order), on a model nothing was submitted to: what submitting
     /// them all and [`Self::finish`] do, with the work spread over rayon's threads.
     ///
-    /// Each of the T threads owns every T-th pseudo-channel, decodes the trace itself on
-    /// demand (keeping its own pseudo-channels' accesses) and runs them in slices of
+    /// The trace is decoded in parallel chunks into one list per chunk and pseudo-channel;
+    /// each of the T threads then owns every T-th pseudo-channel (and its lists, handed over
+    /// as input queues in turn) and runs them in slices of
     /// [`SLICE_CYCLES`] without waiting for the other threads: pseudo-channels share nothing,
     /// so the result is the same for any T. Requests finish in place (`Sink`).
     fn run_trace<G: Fn(usize) -> Request + Sync>(&mut self, n: usize, get: G) {
