@@ -507,8 +507,13 @@ pub fn gemm_serial(
     });
 }
 
-/// At most this many vectors of rows (64 rows with AVX-512) take the small-batch path.
+/// At most this many vectors of rows (64 rows with AVX-512) take the small-batch path...
 const SMALL_NV: usize = 4;
+/// ... and only when the product is this deep: at smaller depths the panel kernel's
+/// whole-depth pass is faster (one thread, fastest of several runs in one process, load 13:
+/// 64 × 1024 × 1024 147 vs 125 GFLOP/s, 64 × 479 × 1024 163 vs 109, 64 × 512 × 256 161 vs
+/// 100; 64 × 2048 × 512 a tie at 130; 64 × 3456 × 512 99 vs 128 for the small path).
+const SMALL_MIN_K: usize = 2048;
 
 /// Small batches: the weight is the broadcast operand, read once in its own row-major
 /// `[n, k]` layout (`wt`, `ldw = k`) by a few sequential streams, while the batch, packed
@@ -704,7 +709,9 @@ pub fn gemm_wt(
     if m == 0 || n == 0 {
         return;
     }
-    if let Some(wt) = wt.filter(|w| b.k > 0 && w.len() == n * b.k && m <= SMALL_NV * b.nr / 2) {
+    if let Some(wt) =
+        wt.filter(|w| b.k >= SMALL_MIN_K && w.len() == n * b.k && m <= SMALL_NV * b.nr / 2)
+    {
         Arch::new().dispatch(Small {
             a,
             lda,
@@ -947,6 +954,7 @@ mod tests {
             (700, 600, 40),
             (1100, 700, 33),
             (64, 300, 50),
+            (64, 2100, 40),
             (13, 257, 65),
         ] {
             let a: Vec<f32> = (0..m * k)
