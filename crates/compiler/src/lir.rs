@@ -527,13 +527,25 @@ pub struct Gemm {
     pub w: ConstId,
     pub k: u64,
     pub n: u64,
+    /// Columns `[n0, n1)` of the `k × n` product this kernel computes: all of `0..n`, unless
+    /// `schedule::slice_runs` split the GEMM into column slices so that the elementwise run
+    /// reading its result can start on the first slice (the slices share the weight constant
+    /// and its tile-major layout).
+    pub cols: (u64, u64),
     pub bias: Option<ConstId>,
     pub act: Activation,
-    /// `[..., n]`.
+    /// `[..., n1 − n0]`.
     pub dst: View,
     pub precision: Option<MatPrecision>,
     pub epilogue: Option<Epilogue>,
     pub tiles: Option<GemmTiles>,
+}
+
+impl Gemm {
+    /// Output columns this kernel computes (`n`, unless split into column slices).
+    pub fn width(&self) -> u64 {
+        self.cols.1 - self.cols.0
+    }
 }
 
 /// A per-sample batched matrix product of two activations: for every index of the leading

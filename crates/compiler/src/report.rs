@@ -88,7 +88,7 @@ impl Report {
                     node: k.node.clone(),
                     m: mem.mb * crate::passes::tile::rows_per_sample(g),
                     k: g.k,
-                    n: g.n,
+                    n: g.width(),
                     kt: tl.kt,
                     nt: tl.nt,
                     mt: tl.mt,

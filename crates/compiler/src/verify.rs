@@ -102,13 +102,20 @@ pub fn lir(lir: &Lir) -> Vec<String> {
                         g.a, g.k
                     ));
                 }
-                if g.dst.dims.last().map(|d| d.size) != Some(g.n) {
+                if g.cols.0 >= g.cols.1 || g.cols.1 > g.n {
                     issues.push(format!(
-                        "{node}: GEMM result {} does not end in n = {}",
-                        g.dst, g.n
+                        "{node}: GEMM columns {:?} are not within n = {}",
+                        g.cols, g.n
                     ));
                 }
-                if g.a.numel() / g.k.max(1) != g.dst.numel() / g.n.max(1) {
+                if g.dst.dims.last().map(|d| d.size) != Some(g.width()) {
+                    issues.push(format!(
+                        "{node}: GEMM result {} does not end in its {} columns",
+                        g.dst,
+                        g.width()
+                    ));
+                }
+                if g.a.numel() / g.k.max(1) != g.dst.numel() / g.width().max(1) {
                     issues.push(format!("{node}: GEMM rows of input and result differ"));
                 }
                 if let Some(p) = g.precision {
@@ -223,9 +230,9 @@ pub fn tiles(lir: &Lir, t: &Target) -> Vec<String> {
                         || tl.nt > t.cols
                         || tl.mt == 0
                         || tl.w_buffers == 0
-                        || tl.acc_cols < tl.nt.min(g.n)
-                        || (tl.acc_cols % tl.nt != 0 && tl.acc_cols != g.n)
-                        || tl.acc_cols > g.n.max(tl.nt)
+                        || tl.acc_cols < tl.nt.min(g.width())
+                        || (tl.acc_cols % tl.nt != 0 && tl.acc_cols != g.width())
+                        || tl.acc_cols > g.width().max(tl.nt)
                     {
                         issues.push(format!(
                             "{}: tiles {tl:?} do not fit the {}×{} array",

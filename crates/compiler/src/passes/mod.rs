@@ -227,15 +227,16 @@ pub fn run(graph: &Graph, chip: &Chip, options: &CompileOptions) -> Result<Compi
     let batch = u64::from(options.batch);
     let cores = tile::choose_cores(&lir, &target, batch, gp, options.max_cores);
     let mut emb = emb;
-    let mut mem = plan_memory::run(&mut lir, &target, &emb, cores, batch)?;
-    if mem.pipelined && !emb.fills.is_empty() && gathers_hidden(&lir, &target, gp, cores) {
+    let hidden = gathers_hidden(&lir, &target, gp, cores);
+    let mut mem = plan_memory::run(&mut lir, &target, &emb, cores, batch, hidden)?;
+    if mem.pipelined && !emb.fills.is_empty() && hidden {
         // The gathers of micro-batch `i + 1` run behind micro-batch `i`'s compute, which takes
         // well over twice as long: the cache could only save memory traffic nobody waits for,
         // while its fills (one latency-bound row copy each) take DMA engine time from the
         // weight stream. DLRM-v2 at batch 2048: 332 k cycles without, 342 k with the fills
         // between the first micro-batch's weight tiles.
         emb.drop_cache(&mut lir);
-        mem = plan_memory::run(&mut lir, &target, &emb, cores, batch)?;
+        mem = plan_memory::run(&mut lir, &target, &emb, cores, batch, hidden)?;
     }
     check(options, "tile", || verify::tiles(&lir, &target))?;
     check(options, "plan_memory", || {

@@ -303,13 +303,16 @@ fn place(items: &[Item], regions: &[(Space, u64, u64)]) -> Result<Placement, Ten
     Ok((out, high))
 }
 
-/// Plans memory for `cores` cores sharing `batch` samples.
+/// Plans memory for `cores` cores sharing `batch` samples. `compute_bound`: the model's
+/// gathers take well under its matrix work (see `passes::gathers_hidden`), so hiding them
+/// behind compute matters more than streaming the weights fewer times.
 pub fn run(
     lir: &mut Lir,
     t: &Target,
     emb: &EmbeddingPlan,
     cores: u32,
     batch: u64,
+    compute_bound: bool,
 ) -> Result<MemPlan, Error> {
     let bc = batch.div_ceil(u64::from(cores.max(1)));
     let used_cores = batch.div_ceil(bc) as u32;
@@ -359,6 +362,9 @@ pub fn run(
     let life = lifetimes(lir);
 
     let front = front_kernels(lir);
+    let gathers_in_front = lir.kernels[..front]
+        .iter()
+        .any(|k| matches!(k.op, KOp::Gather { .. } | KOp::GatherRagged { .. }));
     let doubled = front_tensors(lir, front);
     let whole = (0, lir.kernels.len().saturating_sub(1));
 
@@ -387,8 +393,20 @@ pub fn run(
             // front; its second copies may not fit, then the same micro-batch runs unpipelined
             // (a smaller one would stream every weight once more).
             let can_pipeline = mb < bc && front > 0 && front < lir.kernels.len();
+            // A compute-bound model with gathers takes the halves of a micro-batch when they
+            // still fill every array's rows, instead of one micro-batch per core (which
+            // cannot hide its gathers behind compute: DLRM-v2 at batch 2048 would wait ~50 k
+            // cycles for the gathers of all 1,024 samples before the first cross layer) or
+            // one emitted as two row blocks (`parts`: both blocks reach the vector unit's
+            // elementwise work at the same time, which DCN-v2's cross layers cannot overlap
+            // with products; DLRM-v2 at batch 4096: 744 k cycles at 1,024, 635 k at 512).
+            let halve = compute_bound
+                && gathers_in_front
+                && front < lir.kernels.len()
+                && mb / 2 >= t.units * t.rows
+                && (mb == bc || parts(t, mb) > 1);
             for pipelined in [true, false] {
-                if pipelined && !can_pipeline {
+                if halve || pipelined && !can_pipeline {
                     continue;
                 }
                 let mut items: Vec<Item> = life

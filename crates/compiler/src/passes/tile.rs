@@ -45,7 +45,7 @@ pub fn rows_per_sample(g: &Gemm) -> u64 {
 }
 
 /// Vector instructions an epilogue runs per accumulator tile.
-fn epilogue_ops(g: &Gemm) -> u64 {
+pub fn epilogue_ops(g: &Gemm) -> u64 {
     let Some(e) = &g.epilogue else { return 1 };
     if let Some(r) = &e.requant {
         return 1 + u64::from(r.bias.is_some()) + u64::from(r.relu);
@@ -86,10 +86,13 @@ pub fn search_gemm(
     cores: u32,
 ) -> Option<(GemmTiles, f64)> {
     let p = g.precision.unwrap_or(MatPrecision::Bf16);
+    // Tile shapes follow the whole weight (its tile-major layout is shared by the column
+    // slices of a split GEMM); the rest of the cost follows this kernel's columns.
     let kt = g.k.min(t.rows).max(1);
     let nt = g.n.min(t.cols).max(1);
+    let width = g.width();
     let k_tiles = g.k.div_ceil(kt);
-    let n_tiles = g.n.div_ceil(nt);
+    let n_tiles = width.div_ceil(nt);
     let hbm = t.hbm_bytes_per_cycle / f64::from(cores.max(1));
     // A weight tile's DMA: its bytes at the slower of one engine and this core's HBM share,
     // plus the memory's latency.
@@ -99,7 +102,7 @@ pub fn search_gemm(
     // Accumulators as wide as the vector unit (whole column blocks, at most `n`), or one
     // block.
     let wide = (t.lanes / nt).max(1).min(n_tiles) * nt;
-    let wide = if wide >= n_tiles * nt { g.n } else { wide };
+    let wide = if wide >= n_tiles * nt { width } else { wide };
     let mut best: Option<(GemmTiles, f64)> = None;
     let mut mt = m.max(1);
     loop {
@@ -130,18 +133,18 @@ pub fn search_gemm(
                 (k_tiles * n_tiles) as f64 * interval.max(paced)
             };
             let mxu = (chunks - 1) as f64 * per_chunk(mt) + per_chunk(last);
-            let wbytes = (chunks * g.k * g.n * elem(p)) as f64;
+            let wbytes = (chunks * g.k * width * elem(p)) as f64;
             let dma = wbytes / hbm.max(1e-9);
             // The epilogue's steps on the accumulator are flat vectors; its last step writes a
             // column slice of the output, one lane group per row unless it covers whole rows.
             let lanes = t.lanes.max(1) as f64;
             let ops = epilogue_ops(g) as f64;
-            let last = if acc_cols >= g.n {
-                (m * g.n) as f64 / lanes
+            let last = if acc_cols >= width {
+                (m * width) as f64 / lanes
             } else {
-                (m * acc_cols.div_ceil(t.lanes.max(1))) as f64 * g.n.div_ceil(acc_cols) as f64
+                (m * acc_cols.div_ceil(t.lanes.max(1))) as f64 * width.div_ceil(acc_cols) as f64
             };
-            let vpu = (m * g.n) as f64 * (ops - 1.0).max(0.0) / lanes + last;
+            let vpu = (m * width) as f64 * (ops - 1.0).max(0.0) / lanes + last;
             let cost = mxu.max(dma).max(vpu) + dma_tile;
             if best.as_ref().is_none_or(|(_, c)| cost < *c * (1.0 - 1e-9)) {
                 best = Some((tiles, cost));
@@ -181,8 +184,9 @@ pub fn model_costs(lir: &Lir) -> (u64, u64, u64) {
     for k in &lir.kernels {
         match &k.op {
             KOp::Gemm(g) => {
-                macs += rows_per_sample(g) * g.k * g.n;
-                weights += lir.konst(g.w).size_bytes();
+                macs += rows_per_sample(g) * g.k * g.width();
+                // A split GEMM's slices share one weight: each counts its columns' share.
+                weights += lir.konst(g.w).size_bytes() * g.width() / g.n.max(1);
             }
             KOp::Bmm(b) => {
                 let kk = *b.a.shape().last().unwrap_or(&1);
