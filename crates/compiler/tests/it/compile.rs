@@ -124,3 +124,34 @@ fn tables_beyond_hbm_are_a_clear_error() {
     assert!(matches!(err, Error::DoesNotFit { .. }), "{err}");
     assert!(err.to_string().contains("GB"), "{err}");
 }
+
+/// DCN-v2's `wu` product, read only by the gate's column run, is split into one GEMM per run
+/// slice (docs/compiler.md, "Split GEMMs"): the slices cover its 3,456 columns once, and the
+/// verified program (every conflicting access ordered) still compiles.
+#[test]
+fn dcn_wu_is_split_into_column_slices() {
+    let chip = presets::get("seedchip-v1").unwrap();
+    let g = zoo("dlrm-v2", 1000);
+    let c = compile(&g, &chip, &options(Precision::Int8, 8)).unwrap();
+    for layer in 0..3 {
+        let node = format!("%cross.{layer}.wu (linear)");
+        let slices: Vec<u64> = c
+            .report
+            .gemms
+            .iter()
+            .filter(|r| r.node == node)
+            .map(|r| r.n)
+            .collect();
+        assert!(slices.len() > 1, "{node}: {slices:?}");
+        assert_eq!(slices.iter().sum::<u64>(), 3456, "{node}: {slices:?}");
+    }
+    // The vx product (its result feeds a whole-width GEMM, not a run) stays whole.
+    let vx: Vec<_> = c
+        .report
+        .gemms
+        .iter()
+        .filter(|r| r.node == "%cross.0.vx (linear)")
+        .collect();
+    assert_eq!(vx.len(), 1);
+    assert_eq!(vx[0].n, 512);
+}
