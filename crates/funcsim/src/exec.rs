@@ -379,40 +379,58 @@ fn by_rows(out: &mut [u8], out_row: usize, elems: usize, f: impl Fn(usize, &mut 
 }
 
 /// `f` over f32 rows into packed f32 rows (NaN results canonical, as `codec::map_f32_bytes`).
-fn map_rows_f32(a: Rows<'_>, rows: usize, cols: usize, f: impl Fn(f32) -> f32 + Sync) -> Vec<u8> {
+fn map_rows_f32(
+    out: &mut [u8],
+    a: Rows<'_>,
+    rows: usize,
+    cols: usize,
+    f: impl Fn(f32) -> f32 + Sync,
+) {
     let rb = cols * 4;
-    let mut out = vec![0u8; rows * rb];
-    by_rows(&mut out, rb, rows * cols, |r, o| {
+    by_rows(out, rb, rows * cols, |r, o| {
         let x = a.row(r, rb);
         for (o, x) in o.chunks_exact_mut(4).zip(x.chunks_exact(4)) {
             o.copy_from_slice(&codec::canon(f(codec::le_f32(x))).to_le_bytes());
         }
     });
-    out
 }
 
 /// `f` over two f32 tiles' rows into packed f32 rows (NaN results canonical, as
 /// `codec::zip_f32_bytes`).
 fn zip_rows_f32(
+    out: &mut [u8],
     a: Rows<'_>,
     b: Rows<'_>,
     rows: usize,
     cols: usize,
     f: impl Fn(f32, f32) -> f32 + Sync,
-) -> Vec<u8> {
+) {
     let rb = cols * 4;
-    let mut out = vec![0u8; rows * rb];
-    by_rows(&mut out, rb, rows * cols, |r, o| {
+    by_rows(out, rb, rows * cols, |r, o| {
         let (x, y) = (a.row(r, rb), b.row(r, rb));
         let pairs = x.chunks_exact(4).zip(y.chunks_exact(4));
         for (o, (x, y)) in o.chunks_exact_mut(4).zip(pairs) {
             o.copy_from_slice(&codec::canon(f(codec::le_f32(x), codec::le_f32(y))).to_le_bytes());
         }
     });
-    out
 }
 
 impl Machine {
+    /// A reusable output buffer of at least `len` bytes with unspecified contents (the caller
+    /// writes all of `[..len]`, then hands it back with [`Machine::put_scratch`]): no
+    /// allocation, zero-filling or page faults per instruction.
+    fn take_scratch(&mut self, len: usize) -> Vec<u8> {
+        let mut v = std::mem::take(&mut self.scratch);
+        if v.len() < len {
+            v.resize(len, 0);
+        }
+        v
+    }
+
+    fn put_scratch(&mut self, v: Vec<u8>) {
+        self.scratch = v;
+    }
+
     /// A checked tile's rows, borrowed, when it lies in SRAM with unit column stride.
     fn rows_of(&self, t: &Tile) -> Option<Rows<'_>> {
         if t.inc != 1 || t.is_empty() {
@@ -1623,18 +1641,23 @@ impl Machine {
         }
         self.note_read(&ta);
         self.note_read(&tb);
-        if dtype == DType::F32
-            && let (Some(x), Some(y)) = (self.rows_of(&ta), self.rows_of(&tb))
-        {
+        if dtype == DType::F32 && self.rows_of(&ta).is_some() && self.rows_of(&tb).is_some() {
             let (rows, cols) = (s.rows as usize, s.cols as usize);
-            let out = match op {
-                Bin::Add => zip_rows_f32(x, y, rows, cols, |p, q| p + q),
-                Bin::Sub => zip_rows_f32(x, y, rows, cols, |p, q| p - q),
-                Bin::Mul => zip_rows_f32(x, y, rows, cols, |p, q| p * q),
-                Bin::Max => zip_rows_f32(x, y, rows, cols, fmax),
-                Bin::Min => zip_rows_f32(x, y, rows, cols, fmin),
-            };
-            self.store(&td, &out);
+            let mut buf = self.take_scratch(rows * cols * 4);
+            let out = &mut buf[..rows * cols * 4];
+            let (x, y) = (
+                self.rows_of(&ta).expect("rows"),
+                self.rows_of(&tb).expect("rows"),
+            );
+            match op {
+                Bin::Add => zip_rows_f32(out, x, y, rows, cols, |p, q| p + q),
+                Bin::Sub => zip_rows_f32(out, x, y, rows, cols, |p, q| p - q),
+                Bin::Mul => zip_rows_f32(out, x, y, rows, cols, |p, q| p * q),
+                Bin::Max => zip_rows_f32(out, x, y, rows, cols, fmax),
+                Bin::Min => zip_rows_f32(out, x, y, rows, cols, fmin),
+            }
+            self.store(&td, &buf[..rows * cols * 4]);
+            self.put_scratch(buf);
             return Ok(());
         }
         let (x, y) = (self.view(&ta), self.view(&tb));
@@ -1716,23 +1739,25 @@ impl Machine {
             return Ok(());
         }
         self.note_read(&ta);
-        if dtype == DType::F32
-            && let Some(x) = self.rows_of(&ta)
-        {
+        if dtype == DType::F32 && self.rows_of(&ta).is_some() {
             let (rows, cols) = (s.rows as usize, s.cols as usize);
-            let out = match op {
-                Un::Relu => map_rows_f32(x, rows, cols, relu),
-                Un::Sigmoid => map_rows_f32(x, rows, cols, math::sigmoid),
-                Un::Tanh => map_rows_f32(x, rows, cols, math::tanh),
-                Un::Gelu => map_rows_f32(x, rows, cols, math::gelu),
-                Un::Silu => map_rows_f32(x, rows, cols, math::silu),
-                Un::Exp => map_rows_f32(x, rows, cols, math::exp),
-                Un::Rsqrt => map_rows_f32(x, rows, cols, math::rsqrt),
-                Un::Recip => map_rows_f32(x, rows, cols, math::recip),
-                Un::Neg => map_rows_f32(x, rows, cols, |v| -v),
-                Un::Scale(k) => map_rows_f32(x, rows, cols, |v| v * k),
-            };
-            self.store(&td, &out);
+            let mut buf = self.take_scratch(rows * cols * 4);
+            let out = &mut buf[..rows * cols * 4];
+            let x = self.rows_of(&ta).expect("rows");
+            match op {
+                Un::Relu => map_rows_f32(out, x, rows, cols, relu),
+                Un::Sigmoid => map_rows_f32(out, x, rows, cols, math::sigmoid),
+                Un::Tanh => map_rows_f32(out, x, rows, cols, math::tanh),
+                Un::Gelu => map_rows_f32(out, x, rows, cols, math::gelu),
+                Un::Silu => map_rows_f32(out, x, rows, cols, math::silu),
+                Un::Exp => map_rows_f32(out, x, rows, cols, math::exp),
+                Un::Rsqrt => map_rows_f32(out, x, rows, cols, math::rsqrt),
+                Un::Recip => map_rows_f32(out, x, rows, cols, math::recip),
+                Un::Neg => map_rows_f32(out, x, rows, cols, |v| -v),
+                Un::Scale(k) => map_rows_f32(out, x, rows, cols, |v| v * k),
+            }
+            self.store(&td, &buf[..rows * cols * 4]);
+            self.put_scratch(buf);
             return Ok(());
         }
         let x = self.view(&ta);
@@ -1877,10 +1902,11 @@ impl Machine {
         let (lo, hi) = codec::int_range(dtype);
         let (rows, cols) = (s.rows as usize, s.cols as usize);
         self.note_read(&ta);
+        let mut buf = self.take_scratch(rows * cols);
         let x = self.view(&ta);
         // Results lie in lo..=hi (i8 or u8), so their low byte is the stored element.
-        let mut out = vec![0u8; rows * cols];
-        by_rows(&mut out, cols, rows * cols, |r, o| {
+        let out = &mut buf[..rows * cols];
+        by_rows(out, cols, rows * cols, |r, o| {
             let row = &x[r * cols * 4..(r + 1) * cols * 4];
             for (c, (o, v)) in o.iter_mut().zip(row.chunks_exact(4)).enumerate() {
                 let q = requantize(
@@ -1894,7 +1920,8 @@ impl Machine {
             }
         });
         drop(x);
-        self.store(&td, &out);
+        self.store(&td, &buf[..rows * cols]);
+        self.put_scratch(buf);
         Ok(())
     }
 

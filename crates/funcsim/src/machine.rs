@@ -162,6 +162,8 @@ pub struct Machine {
     pool: Option<rayon::ThreadPool>,
     /// Int8 matmul kernels queued to run together (empty between runs).
     pub(crate) deferred: crate::defer::Deferred,
+    /// Reused output buffer of vector instructions (speed only; contents meaningless).
+    pub(crate) scratch: Vec<u8>,
 }
 
 /// The region an address names, for an instruction of `core`.
@@ -367,6 +369,7 @@ impl Machine {
             races: None,
             pool,
             deferred: Default::default(),
+            scratch: Vec::new(),
         })
     }
 
