@@ -204,20 +204,34 @@ pub fn run(graph: &Graph, chip: &Chip, options: &CompileOptions) -> Result<Compi
     let samples = ((1u64 << 32) / macs.max(1))
         .max(64)
         .min(u64::from(options.calibration_samples.max(1)));
-    let ranges = quantize::calibrate(
-        &plain,
-        &names,
-        options.seed,
-        samples as u32,
-        options.calibration_inputs.as_ref(),
-    )?;
-    quantize::run(&mut lir, precision, &target, &ranges)?;
+    // Calibration runs the reference on the plain graph; encoding the weights and the
+    // hot-row profile need neither its ranges nor each other, so all three run side by side
+    // (each result is the same on any number of threads).
+    let (ranges, (encoded, profiled)) = rayon::join(
+        || {
+            quantize::calibrate(
+                &plain,
+                &names,
+                options.seed,
+                samples as u32,
+                options.calibration_inputs.as_ref(),
+            )
+        },
+        || {
+            rayon::join(
+                || quantize::encode_weights(&lir, precision),
+                || place_embeddings::profile(&lir, &plain, &target, options),
+            )
+        },
+    );
+    let ranges = ranges?;
+    quantize::run(&mut lir, precision, &target, &ranges, encoded)?;
     check(options, "quantize", || verify::lir(&lir))?;
 
     let folded = fuse::run(&mut lir)?;
     check(options, "fuse", || verify::lir(&lir))?;
 
-    let emb = place_embeddings::run(&mut lir, &plain, &target, options)?;
+    let emb = place_embeddings::run(&mut lir, &plain, &target, options, profiled)?;
     check(options, "place_embeddings", || verify::lir(&lir))?;
 
     schedule::order(&mut lir);

@@ -62,6 +62,86 @@ impl EmbeddingPlan {
     }
 }
 
+/// Whether a gather with `pooling` (`None`: a row copy) runs on the gather engines.
+fn pools_in_engine(pooling: Option<Pooling>, target: &Target) -> bool {
+    match pooling {
+        None => true,
+        Some(p) => target.gather_engines > 0 && target.gather_pooling.contains(&p),
+    }
+}
+
+/// The hot-row profile: every id the engine gathers of each embedding input look up over
+/// [`CompileOptions::profile_samples`] generated samples, sorted, by input name. It needs
+/// only the lowered graph's gathers and the model, so [`crate::passes::run`] computes it
+/// while calibration runs; [`run`] then only ranks rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Profile {
+    /// The inputs profiled.
+    names: BTreeSet<String>,
+    /// Their ids, ascending.
+    ids: BTreeMap<String, Vec<u64>>,
+}
+
+/// Generates the hot-row profile for the gathers of `lir` (none on chips without a hot-row
+/// cache).
+pub fn profile(
+    lir: &Lir,
+    graph: &Graph,
+    target: &Target,
+    options: &CompileOptions,
+) -> Result<Profile, Error> {
+    if target.gather_engines == 0 || target.cache_bytes == 0 {
+        return Ok(Profile::default());
+    }
+    let names: BTreeSet<String> = gather_inputs(lir, |pooling, _| pools_in_engine(pooling, target))
+        .into_iter()
+        .map(|(_, name)| name)
+        .collect();
+    if names.is_empty() {
+        return Ok(Profile::default());
+    }
+    generate(graph, names, options)
+}
+
+/// Profiles the id inputs `names` (see [`Profile`]).
+fn generate(
+    graph: &Graph,
+    names: BTreeSet<String>,
+    options: &CompileOptions,
+) -> Result<Profile, Error> {
+    let work = GraphWorkload::new(
+        graph,
+        &InputOptions {
+            seed: options.seed,
+            ..InputOptions::default()
+        },
+    )?;
+    let mut ids: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut done = 0u32;
+    let mut index = PROFILE_BATCH_INDEX;
+    while done < options.profile_samples {
+        let n = (options.profile_samples - done).min(1024);
+        let inputs = work.batch(index, n as usize);
+        index += 1;
+        done += n;
+        for name in &names {
+            let Some(t) = inputs.iter().find(|t| &t.name == name) else {
+                continue;
+            };
+            let v: &mut Vec<u64> = ids.entry(name.clone()).or_default();
+            match &t.data {
+                TensorData::I32(d) => v.extend(d.iter().map(|&x| x as u64)),
+                TensorData::I64(d) => v.extend(d.iter().map(|&x| x as u64)),
+                TensorData::F32(_) => continue,
+            }
+        }
+    }
+    for v in ids.values_mut() {
+        v.sort_unstable();
+    }
+    Ok(Profile { names, ids })
+}
+
 /// Bytes of one stored row.
 pub fn row_bytes(dtype: DType, dim: u64) -> u64 {
     dtype.row_bytes(dim).expect("table dtypes have row sizes")
@@ -77,6 +157,7 @@ pub fn run(
     graph: &Graph,
     target: &Target,
     options: &CompileOptions,
+    profiled: Result<Profile, Error>,
 ) -> Result<EmbeddingPlan, Error> {
     let table_bytes = |lir: &Lir, dt: DType| -> u64 {
         lir.tables
@@ -130,10 +211,7 @@ pub fn run(
             pooling, engine, ..
         } = &mut k.op
         {
-            *engine = match pooling {
-                None => true,
-                Some(p) => target.gather_engines > 0 && target.gather_pooling.contains(p),
-            };
+            *engine = pools_in_engine(*pooling, target);
         }
     }
     // Offsets constants.
@@ -160,13 +238,17 @@ pub fn run(
         plan.offsets.insert(step, c);
     }
     if target.gather_engines > 0 && target.cache_bytes > 0 {
-        hot_rows(lir, graph, target, options, &mut plan)?;
+        hot_rows(lir, graph, target, options, profiled, &mut plan)?;
     }
     Ok(plan)
 }
 
-/// Which graph input feeds each gather's ids, by table.
-fn gather_inputs(lir: &Lir) -> Vec<(usize, String)> {
+/// Which graph input feeds each engine gather's ids, by table (`engine` decides for pooled
+/// gathers from their pooling mode).
+fn gather_inputs(
+    lir: &Lir,
+    engine: impl Fn(Option<Pooling>, bool) -> bool,
+) -> Vec<(usize, String)> {
     let mut loads = BTreeMap::new();
     for k in &lir.kernels {
         if let KOp::Load { input, dst } = &k.op {
@@ -180,10 +262,14 @@ fn gather_inputs(lir: &Lir) -> Vec<(usize, String)> {
         if let KOp::Gather {
             table,
             idx,
-            engine: true,
+            pooling,
+            engine: flag,
             ..
         } = &k.op
         {
+            if !engine(*pooling, *flag) {
+                continue;
+            }
             if let Some(name) = idx.tensor().and_then(|t| loads.get(&t)) {
                 out.push((*table, name.clone()));
             }
@@ -200,40 +286,32 @@ fn hot_rows(
     graph: &Graph,
     target: &Target,
     options: &CompileOptions,
+    profiled: Result<Profile, Error>,
     plan: &mut EmbeddingPlan,
 ) -> Result<(), Error> {
-    let users = gather_inputs(lir);
+    let users = gather_inputs(lir, |_, engine| engine);
     if users.is_empty() {
         return Ok(());
     }
-    let work = GraphWorkload::new(
-        graph,
-        &InputOptions {
-            seed: options.seed,
-            ..InputOptions::default()
-        },
-    )?;
+    let profiled = profiled?;
+    // The profile was generated for the gathers the engines were predicted to run; should a
+    // pass since have changed that, profile the inputs actually used.
+    let profiled = if users.iter().all(|(_, name)| profiled.names.contains(name)) {
+        profiled
+    } else {
+        generate(
+            graph,
+            users.iter().map(|(_, n)| n.clone()).collect(),
+            options,
+        )?
+    };
     // Every id each table's gathers look up in the profile. Sorting them and counting runs
     // gives the (table, row) → lookups counts in key order; a map updated per lookup (about
     // 900 k for DLRM-v2) cost more than the rest of the compiler's embedding work.
     let mut seen: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
-    let mut done = 0u32;
-    let mut index = PROFILE_BATCH_INDEX;
-    while done < options.profile_samples {
-        let n = (options.profile_samples - done).min(1024);
-        let inputs = work.batch(index, n as usize);
-        index += 1;
-        done += n;
-        for (table, name) in &users {
-            let Some(t) = inputs.iter().find(|t| &t.name == name) else {
-                continue;
-            };
-            let ids = seen.entry(*table).or_default();
-            match &t.data {
-                TensorData::I32(v) => ids.extend(v.iter().map(|&x| x as u64)),
-                TensorData::I64(v) => ids.extend(v.iter().map(|&x| x as u64)),
-                TensorData::F32(_) => continue,
-            }
+    for (table, name) in &users {
+        if let Some(ids) = profiled.ids.get(name) {
+            seen.entry(*table).or_default().extend_from_slice(ids);
         }
     }
     let lookups: BTreeMap<usize, u64> = seen.iter().map(|(&t, v)| (t, v.len() as u64)).collect();

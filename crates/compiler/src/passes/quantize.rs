@@ -328,12 +328,45 @@ fn encode_i8_transposed(
     Ok((out, Some(q.scales)))
 }
 
-/// Sets operand encodings, encodes weights, builds epilogues and inserts conversions.
+/// Encoded GEMM weights by constant index (see [`encode_weights`]).
+pub type Encoded = BTreeMap<u32, Result<(Vec<u8>, Option<Vec<f32>>), Error>>;
+
+/// Every GEMM weight of `lir` encoded in `gemm_precision(precision)`: what [`run`] would
+/// encode, computed ahead (it needs no activation ranges, so [`crate::passes::run`] does it
+/// while calibration runs). Errors are kept per weight and reported where [`run`] meets the
+/// weight.
+pub fn encode_weights(lir: &Lir, precision: Precision) -> Encoded {
+    let mut out = Encoded::new();
+    let Some(gp) = gemm_precision(precision) else {
+        return out;
+    };
+    for k in &lir.kernels {
+        if let KOp::Gemm(g) = &k.op {
+            if out.contains_key(&g.w.0) {
+                continue;
+            }
+            let c = &lir.consts[g.w.index()];
+            let (ConstRole::Weight { k: kk, n }, ConstData::F32(values)) = (&c.role, &c.data)
+            else {
+                continue;
+            };
+            out.insert(
+                g.w.0,
+                encode_weight(values, *kk as usize, *n as usize, gp, &c.name),
+            );
+        }
+    }
+    out
+}
+
+/// Sets operand encodings, encodes weights (taking those `encoded` already holds), builds
+/// epilogues and inserts conversions.
 pub fn run(
     lir: &mut Lir,
     precision: Precision,
     target: &Target,
     ranges: &Ranges,
+    mut encoded_ahead: Encoded,
 ) -> Result<(), Error> {
     let gp = gemm_precision(precision).ok_or_else(|| Error::Precision {
         chip: target.name.clone(),
@@ -360,8 +393,10 @@ pub fn run(
                     let ConstData::F32(values) = &c.data else {
                         unreachable!("weights are f32 before quantize")
                     };
-                    let (bytes, scales) =
-                        encode_weight(values, kk as usize, n as usize, gp, &c.name)?;
+                    let (bytes, scales) = match encoded_ahead.remove(&g.w.0) {
+                        Some(e) => e?,
+                        None => encode_weight(values, kk as usize, n as usize, gp, &c.name)?,
+                    };
                     let c = &mut lir.consts[g.w.index()];
                     c.data = ConstData::Bytes(bytes);
                     c.dtype = gp.dtype();
