@@ -337,7 +337,12 @@ fn hot_rows(
         })
     };
     // Hottest per byte first; ties by table and row for determinism.
-    let row_cost = |t: usize| row_bytes(lir.tables[t].dtype, lir.tables[t].dim);
+    let costs: Vec<u64> = lir
+        .tables
+        .iter()
+        .map(|t| row_bytes(t.dtype, t.dim))
+        .collect();
+    let row_cost = |t: usize| costs[t];
     let mut ranked: Vec<(usize, u64, u64)> = counts
         .iter()
         .flat_map(|(&t, c)| c.iter().map(move |&(r, n)| (t, r, n)))
