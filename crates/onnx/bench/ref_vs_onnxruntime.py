@@ -12,7 +12,7 @@ least 5 runs and 1 CPU-second) and its ratio, which a loaded machine disturbs mu
 wall time.
 
 Usage (release build, from the repository root):
-    cargo build --release -p seedchip-cli -p seedchip-onnx --example ref_timing
+    cargo build --release -p seedchip-cli && cargo build --release -p seedchip-onnx --example ref_timing
     /tmp/onnxenv/bin/python crates/onnx/bench/ref_vs_onnxruntime.py \
         --seedchip target/release/seedchip --ref-timing target/release/examples/ref_timing \
         --threads 2 --out crates/onnx/bench/results-t2.json
