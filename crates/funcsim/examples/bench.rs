@@ -6,7 +6,9 @@
 //! Defaults: dlrm-v2, int8, batch 512, seedchip-v1. Compilation is not timed. Inputs are the
 //! zoo's generated batch 0 (Zipf ids, seed 0x5eed); embedding rows are procedural in both
 //! executors. Runs alternate (funcsim, reference) for at least 5 rounds and 10 s; the best and
-//! median of each are printed, with the funcsim/reference ratio of the medians.
+//! median of each are printed, with the funcsim/reference ratio of the medians. Where
+//! `/proc/self/stat` is readable, the process CPU time per batch of each is printed too: on a
+//! loaded machine it moves far less than wall time (it also counts spinning worker threads).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -18,6 +20,17 @@ use seedchip_ref::{Executor, Options, Tensor};
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+/// CPU seconds (user + system, all threads) this process has used, from `/proc/self/stat`
+/// (clock ticks of 1/100 s, the Linux `USER_HZ`); `None` where that file is missing.
+fn cpu_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
 }
 
 fn main() {
@@ -91,14 +104,20 @@ fn main() {
     );
 
     let (mut sim, mut reference) = (Vec::new(), Vec::new());
+    let (mut sim_cpu, mut ref_cpu) = (Some(0.0), Some(0.0));
+    let add = |total: &mut Option<f64>, before: Option<f64>| {
+        *total = total.zip(before.zip(cpu_s())).map(|(t, (b, a))| t + a - b);
+    };
     let start = Instant::now();
     while sim.len() < 5 || start.elapsed() < Duration::from_secs(10) {
-        let t = Instant::now();
+        let (t, c) = (Instant::now(), cpu_s());
         std::hint::black_box(machine.run(&limits).expect("runs"));
         sim.push(t.elapsed().as_secs_f64());
-        let t = Instant::now();
+        add(&mut sim_cpu, c);
+        let (t, c) = (Instant::now(), cpu_s());
         std::hint::black_box(executor.run(&inputs).expect("reference runs"));
         reference.push(t.elapsed().as_secs_f64());
+        add(&mut ref_cpu, c);
     }
     let rounds = sim.len();
     let (sim_best, ref_best) = (
@@ -123,4 +142,11 @@ fn main() {
         "funcsim / reference: {:.2} (medians over {rounds} alternating rounds)",
         ref_med / sim_med
     );
+    if let (Some(s), Some(r)) = (sim_cpu, ref_cpu) {
+        println!(
+            "CPU time per batch (all threads): funcsim {:.1} ms, reference {:.1} ms",
+            s * 1e3 / rounds as f64,
+            r * 1e3 / rounds as f64
+        );
+    }
 }

@@ -16,6 +16,7 @@ use seedchip_isa::DType;
 use crate::codec;
 use crate::fault::FaultKind;
 use crate::igemm::{self, PackedB};
+use crate::vnni::{self, QuadB};
 
 /// Rows per parallel GEMM block, at least.
 const BLOCK_ROWS: usize = 64;
@@ -52,11 +53,58 @@ fn le_i32(b: &[u8]) -> i32 {
     i32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
 
+/// The weight operand packed for the best kernel this CPU has.
+#[derive(Debug)]
+enum Weights {
+    /// `vpdpbusd` quads ([`vnni`]), where the CPU has AVX-512 VNNI.
+    Quads(QuadB),
+    /// i16 pairs ([`igemm`]) elsewhere.
+    Pairs(PackedB),
+}
+
+impl Weights {
+    /// Packs `b` (`k × n`, or `n × k` when `transpose`); inlined so that it vectorizes inside
+    /// [`igemm::with_simd`].
+    #[inline(always)]
+    fn new(b: &[u8], k: usize, n: usize, transpose: bool) -> Weights {
+        if vnni::available() {
+            Weights::Quads(QuadB::new(b, k, n, transpose))
+        } else {
+            Weights::Pairs(PackedB::new(b, k, n, transpose))
+        }
+    }
+
+    /// Largest `|b[p, j]|` over `j`, per `p`.
+    fn max_abs(&self) -> &[u32] {
+        match self {
+            Weights::Quads(b) => &b.max_abs,
+            Weights::Pairs(b) => &b.max_abs,
+        }
+    }
+
+    /// `rows` rows of `a` (`k` apart) in this kernel's layout.
+    #[inline(always)]
+    fn pack_a(&self, a: &[u8], rows: usize, k: usize) -> Vec<i32> {
+        match self {
+            Weights::Quads(b) => vnni::pack_a(a, rows, k, k, b.k4),
+            Weights::Pairs(b) => igemm::pack_a(a, rows, k, k, b.k2),
+        }
+    }
+
+    /// `c (+)= a · b` for `rows` packed rows of `a` (see [`igemm::gemm`]).
+    fn gemm(&self, a: &[i32], rows: usize, c: &mut [&mut [u8]], accumulate: bool) {
+        match self {
+            Weights::Quads(b) => vnni::gemm(a, rows, b, c, accumulate),
+            Weights::Pairs(b) => igemm::gemm(a, rows, b, c, accumulate),
+        }
+    }
+}
+
 /// An `mxu.matmul.i8` with its operands packed for [`igemm`] and its overflow question
 /// settled: running it cannot fault.
 #[derive(Debug)]
 pub(crate) struct MatmulI8 {
-    pb: PackedB,
+    pb: Weights,
     /// `a` paired for the kernel, one vector per block of `rows` rows.
     pa: Vec<Vec<i32>>,
     rows: usize,
@@ -104,7 +152,7 @@ impl MatmulI8 {
     ) -> Result<MatmulI8, FaultKind> {
         let pb = igemm::with_simd(
             #[inline(always)]
-            || PackedB::new(b, k, n, transpose),
+            || Weights::new(b, k, n, transpose),
         );
         // The same row blocks as `run`: each thread reads the accumulator rows it will update.
         let rows = block_rows(m, m * k * n);
@@ -160,10 +208,10 @@ impl MatmulI8 {
         igemm::with_simd(
             #[inline(always)]
             || {
-                let pb = PackedB::new(b, k, n, transpose);
+                let pb = Weights::new(b, k, n, transpose);
                 let mut bound = Vec::with_capacity(m);
                 for (i, &before) in prev.bound.iter().enumerate() {
-                    let bd = before + products_bound(&a[i * k..(i + 1) * k], &pb.max_abs);
+                    let bd = before + products_bound(&a[i * k..(i + 1) * k], pb.max_abs());
                     if bd > i32::MAX as u64 {
                         return None;
                     }
@@ -172,7 +220,7 @@ impl MatmulI8 {
                 let pa = (0..m.div_ceil(rows))
                     .map(|blk| {
                         let (r0, r) = (blk * rows, rows.min(m - blk * rows));
-                        igemm::pack_a(&a[r0 * k..(r0 + r) * k], r, k, k, pb.k2)
+                        pb.pack_a(&a[r0 * k..(r0 + r) * k], r, k)
                     })
                     .collect();
                 Some(MatmulI8 {
@@ -195,14 +243,14 @@ impl MatmulI8 {
         a: &[u8],
         b: &[u8],
         acc0: Option<(&[u8], usize)>,
-        pb: &PackedB,
+        pb: &Weights,
         r0: usize,
         r: usize,
         k: usize,
         n: usize,
         transpose: bool,
     ) -> Result<PackedRows, FaultKind> {
-        let packed = igemm::pack_a(&a[r0 * k..(r0 + r) * k], r, k, k, pb.k2);
+        let packed = pb.pack_a(&a[r0 * k..(r0 + r) * k], r, k);
         let mut bounds = Vec::with_capacity(r);
         for i in r0..r0 + r {
             let arow = &a[i * k..(i + 1) * k];
@@ -212,7 +260,7 @@ impl MatmulI8 {
                 acc.chunks_exact(4)
                     .fold(0u32, |m, c| m.max(le_i32(c).unsigned_abs()))
             });
-            let products = products_bound(arow, &pb.max_abs);
+            let products = products_bound(arow, pb.max_abs());
             bounds.push(u64::from(acc_max) + products);
             if u64::from(acc_max) + products <= i32::MAX as u64 {
                 continue;
@@ -274,7 +322,7 @@ impl MatmulI8 {
     pub(crate) fn run_block(&self, blk: usize, c: &mut [&mut [u8]], accumulate: bool) {
         let r = self.rows.min(self.m - blk * self.rows);
         debug_assert!(c.len() >= r);
-        igemm::gemm(&self.pa[blk], r, &self.pb, &mut c[..r], accumulate);
+        self.pb.gemm(&self.pa[blk], r, &mut c[..r], accumulate);
     }
 }
 

@@ -39,6 +39,7 @@ pub mod machine;
 mod mem;
 mod origin;
 mod races;
+mod vnni;
 
 pub use error::Error;
 pub use fault::{Blocked, Fault, FaultKind, IndexOrigin, Region, Site};
