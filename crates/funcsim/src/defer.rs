@@ -80,18 +80,7 @@ impl Footprint {
             return true;
         }
         let (x, y) = (self.intervals(), other.intervals());
-        let (mut i, mut j) = (0, 0);
-        while i < x.len() && j < y.len() {
-            if x[i].0 < y[j].1 && y[j].0 < x[i].1 {
-                return true;
-            }
-            if x[i].1 <= y[j].1 {
-                i += 1;
-            } else {
-                j += 1;
-            }
-        }
-        false
+        crate::exec::intervals_intersect(&x, &y)
     }
 }
 

@@ -266,6 +266,23 @@ fn zip_f32<F: Fn(f32, f32) -> f32 + Sync>(x: &[f32], y: &[f32], f: F) -> Vec<f32
     }
 }
 
+/// Whether two lists of half-open byte intervals, each sorted and non-overlapping, share a byte
+/// (one merge walk).
+pub(crate) fn intervals_intersect(x: &[(u64, u64)], y: &[(u64, u64)]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < x.len() && j < y.len() {
+        if x[i].0 < y[j].1 && y[j].0 < x[i].1 {
+            return true;
+        }
+        if x[i].1 <= y[j].1 {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    false
+}
+
 /// Whether two strided row sets of the same shape share a byte.
 fn rows_overlap(a: u64, sa: u64, b: u64, sb: u64, rows: u64, rb: u64) -> bool {
     let ea = a + (rows - 1) * sa + rb;
@@ -285,18 +302,7 @@ fn rows_overlap(a: u64, sa: u64, b: u64, sb: u64, rows: u64, rb: u64) -> bool {
         out
     };
     let (x, y) = (merged(a, sa), merged(b, sb));
-    let (mut i, mut j) = (0, 0);
-    while i < x.len() && j < y.len() {
-        if x[i].0 < y[j].1 && y[j].0 < x[i].1 {
-            return true;
-        }
-        if x[i].1 <= y[j].1 {
-            i += 1;
-        } else {
-            j += 1;
-        }
-    }
-    false
+    intervals_intersect(&x, &y)
 }
 
 /// Where a gathered row's bytes are.
