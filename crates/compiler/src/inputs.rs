@@ -49,10 +49,10 @@ pub fn pack_ragged(
             offsets.len()
         ));
     }
-    if let Some(&first) = offsets.first() {
-        if first != 0 {
-            return Err(format!("offsets[0] must be 0, got {first}"));
-        }
+    if let Some(&first) = offsets.first()
+        && first != 0
+    {
+        return Err(format!("offsets[0] must be 0, got {first}"));
     }
     let mut prev = 0i64;
     for (i, &o) in offsets.iter().enumerate() {

@@ -70,11 +70,12 @@ impl Region {
             return out;
         }
         let push = |out: &mut Vec<(u64, u64)>, s: u64, e: u64| {
-            if let Some(last) = out.last_mut() {
-                if s <= last.1 && s >= last.0 {
-                    last.1 = last.1.max(e);
-                    return;
-                }
+            if let Some(last) = out.last_mut()
+                && s <= last.1
+                && s >= last.0
+            {
+                last.1 = last.1.max(e);
+                return;
             }
             out.push((s, e));
         };
@@ -673,10 +674,11 @@ impl Shadow {
                         it = self.segs.range(self.walk_from(b)..last).peekable();
                     }
                 }
-                if let Some(&(&k, seg)) = it.peek() {
-                    if k < b && b < seg.end {
-                        cuts.push(b);
-                    }
+                if let Some(&(&k, seg)) = it.peek()
+                    && k < b
+                    && b < seg.end
+                {
+                    cuts.push(b);
                 }
             }
         }
@@ -711,10 +713,10 @@ impl Shadow {
                         break;
                     }
                     let (&k, seg) = it.next().expect("peeked");
-                    if let Some(w) = seg.write {
-                        if w != id {
-                            conflict(w, s);
-                        }
+                    if let Some(w) = seg.write
+                        && w != id
+                    {
+                        conflict(w, s);
                     }
                     if write {
                         for &r in &seg.reads {
@@ -1044,12 +1046,12 @@ mod tests {
             return;
         }
         for at in [start, end] {
-            if let Some((&s, seg)) = segs.range(..at).next_back() {
-                if seg.end > at {
-                    let right = seg.clone();
-                    segs.get_mut(&s).expect("present").end = at;
-                    segs.insert(at, right);
-                }
+            if let Some((&s, seg)) = segs.range(..at).next_back()
+                && seg.end > at
+            {
+                let right = seg.clone();
+                segs.get_mut(&s).expect("present").end = at;
+                segs.insert(at, right);
             }
         }
         let keys: Vec<u64> = segs.range(start..end).map(|(&k, _)| k).collect();
@@ -1057,10 +1059,10 @@ mod tests {
         let mut gaps = Vec::new();
         for k in &keys {
             let seg = segs.get_mut(k).expect("present");
-            if let Some(w) = seg.write {
-                if w != id {
-                    conflict(w);
-                }
+            if let Some(w) = seg.write
+                && w != id
+            {
+                conflict(w);
             }
             if write {
                 for &r in &seg.reads {

@@ -118,14 +118,15 @@ pub fn lir(lir: &Lir) -> Vec<String> {
                 if g.a.numel() / g.k.max(1) != g.dst.numel() / g.width().max(1) {
                     issues.push(format!("{node}: GEMM rows of input and result differ"));
                 }
-                if let Some(p) = g.precision {
-                    if lir.dtype(&g.a) != p.dtype() && lir.dtype(&g.a) != DType::F32 {
-                        issues.push(format!(
-                            "{node}: GEMM input is {}, not {}",
-                            lir.dtype(&g.a),
-                            p.dtype()
-                        ));
-                    }
+                if let Some(p) = g.precision
+                    && lir.dtype(&g.a) != p.dtype()
+                    && lir.dtype(&g.a) != DType::F32
+                {
+                    issues.push(format!(
+                        "{node}: GEMM input is {}, not {}",
+                        lir.dtype(&g.a),
+                        p.dtype()
+                    ));
                 }
             }
             KOp::Bmm(b) => {
@@ -546,13 +547,13 @@ pub fn program(p: &Program, t: &Target, hints: &Hints) -> Vec<String> {
                 }
             }
             // Array limits.
-            if let Inst::MxuMatmul { k, n, .. } | Inst::MxuMatmulBatch { k, n, .. } = ins.inst {
-                if u64::from(k) > t.rows || u64::from(n) > t.cols {
-                    issues.push(format!(
-                        "core {core} instruction {ii}: matmul k={k} n={n} on a {}×{} array",
-                        t.rows, t.cols
-                    ));
-                }
+            if let Inst::MxuMatmul { k, n, .. } | Inst::MxuMatmulBatch { k, n, .. } = ins.inst
+                && (u64::from(k) > t.rows || u64::from(n) > t.cols)
+            {
+                issues.push(format!(
+                    "core {core} instruction {ii}: matmul k={k} n={n} on a {}×{} array",
+                    t.rows, t.cols
+                ));
             }
             for (a, al) in operand_alignment(&ins.inst) {
                 if a.offset % al != 0 {

@@ -1300,7 +1300,7 @@ impl Machine {
                 len: u64::MAX,
                 size: self.mem.size(idx_region),
             })?;
-        if g.idx.offset % 4 != 0 {
+        if !g.idx.offset.is_multiple_of(4) {
             return Err(FaultKind::Misaligned {
                 operand: "idx",
                 region: idx_region,

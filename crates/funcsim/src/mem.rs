@@ -364,7 +364,7 @@ impl Memory {
         if extent == 0 {
             return Ok(());
         }
-        if align > 1 && addr % align != 0 {
+        if align > 1 && !addr.is_multiple_of(align) {
             return Err(FaultKind::Misaligned {
                 operand,
                 region,

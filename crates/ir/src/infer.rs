@@ -125,10 +125,10 @@ pub fn infer(op: &Op, inputs: &[&TensorType]) -> R<Vec<TensorType>> {
                 if !off.dtype.is_int() || off.rank() != 1 || off.shape[0] == Dim::Dyn {
                     return Err(format!("offsets must be i32|i64[batch], got {off}"));
                 }
-                if let Some(m) = mean_pooling {
-                    if !m.is_finite() || *m < 0.0 {
-                        return Err(format!("mean_pooling must be finite and >= 0, got {m}"));
-                    }
+                if let Some(m) = mean_pooling
+                    && (!m.is_finite() || *m < 0.0)
+                {
+                    return Err(format!("mean_pooling must be finite and >= 0, got {m}"));
                 }
                 off.shape[0]
             };
@@ -460,7 +460,7 @@ pub fn infer(op: &Op, inputs: &[&TensorType]) -> R<Vec<TensorType>> {
             let d = fixed("feature dim", q.shape[1])?;
             fixed("sequence length", k.shape[1])?;
             let layers = &inputs[2..];
-            if layers.len() % 2 != 0 {
+            if !layers.len().is_multiple_of(2) {
                 return Err("activation-unit weights must come in (w, b) pairs".into());
             }
             let mut width = 4 * d;

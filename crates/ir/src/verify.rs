@@ -61,13 +61,11 @@ pub fn issues(g: &Graph) -> Vec<Issue> {
     check_values(&mut cx);
     check_inputs_params(&mut cx);
     let nodes_ok = check_nodes(&mut cx);
-    if nodes_ok {
-        if let Err(n) = g.topo_order() {
-            cx.push(
-                g.node_label(n),
-                "is part of a cycle (it depends on its own result)",
-            );
-        }
+    if nodes_ok && let Err(n) = g.topo_order() {
+        cx.push(
+            g.node_label(n),
+            "is part of a cycle (it depends on its own result)",
+        );
     }
     check_outputs(&mut cx);
     cx.issues
@@ -289,12 +287,17 @@ fn check_nodes(cx: &mut Ctx<'_>) -> bool {
             );
             continue;
         }
-        if let Op::EmbeddingBag { .. } | Op::Embedding = node.op {
-            if let Some(&t) = node.inputs.first() {
-                if !g.is_param(t) {
-                    cx.push(&loc, format!("table operand %{} must be a parameter (rows are looked up, never computed)", g.value_name(t)));
-                }
-            }
+        if let Op::EmbeddingBag { .. } | Op::Embedding = node.op
+            && let Some(&t) = node.inputs.first()
+            && !g.is_param(t)
+        {
+            cx.push(
+                &loc,
+                format!(
+                    "table operand %{} must be a parameter (rows are looked up, never computed)",
+                    g.value_name(t)
+                ),
+            );
         }
         let in_types: Vec<_> = node.inputs.iter().map(|&v| g.ty(v)).collect();
         match infer(&node.op, &in_types) {

@@ -231,10 +231,10 @@ impl Calibrator {
     /// # Errors
     /// [`Error::InvalidPercentile`] for a percentile outside `(0, 100]` or NaN.
     pub fn new(method: CalibrationMethod) -> Result<Self> {
-        if let CalibrationMethod::Percentile(p) = method {
-            if !(p > 0.0 && p <= 100.0) {
-                return Err(Error::InvalidPercentile { percentile: p });
-            }
+        if let CalibrationMethod::Percentile(p) = method
+            && !(p > 0.0 && p <= 100.0)
+        {
+            return Err(Error::InvalidPercentile { percentile: p });
         }
         Ok(Self {
             method,
@@ -357,7 +357,7 @@ impl PerChannelWeights {
 /// [`Error::ShapeMismatch`] if `channels` is 0 or does not divide `w.len()`;
 /// [`Error::NonFinite`] naming the first NaN/∞ weight.
 pub fn quantize_weights_per_channel(w: &[f32], channels: usize) -> Result<PerChannelWeights> {
-    if channels == 0 || w.len() % channels != 0 {
+    if channels == 0 || !w.len().is_multiple_of(channels) {
         return Err(Error::ShapeMismatch {
             what: "weights (a multiple of the channel count)",
             expected: if channels == 0 {

@@ -292,7 +292,7 @@ impl Requantizer {
     /// [`Error::ShapeMismatch`] if `accs` is not a whole number of rows or `out` differs in length.
     pub fn apply_to_bytes(&self, accs: &[i32], out: &mut [u8]) -> Result<()> {
         let c = self.channels();
-        if accs.len() % c != 0 {
+        if !accs.len().is_multiple_of(c) {
             return Err(Error::ShapeMismatch {
                 what: "accumulators (a multiple of the channel count)",
                 expected: accs.len().div_ceil(c) * c,

@@ -132,16 +132,15 @@ pub(crate) fn bind<'a>(
                 _ => {}
             }
         }
-        if !allow_non_finite {
-            if let Some(data) = t.as_f32() {
-                if let Some(i) = data.iter().position(|x| !x.is_finite()) {
-                    return Err(Error::NonFinite {
-                        name: name.to_string(),
-                        index: i,
-                        value: data[i],
-                    });
-                }
-            }
+        if !allow_non_finite
+            && let Some(data) = t.as_f32()
+            && let Some(i) = data.iter().position(|x| !x.is_finite())
+        {
+            return Err(Error::NonFinite {
+                name: name.to_string(),
+                index: i,
+                value: data[i],
+            });
         }
         tensors.push(t);
     }
@@ -374,10 +373,10 @@ impl Executor {
         transposed: bool,
         batch: usize,
     ) -> Cow<'s, PackedB> {
-        if let ValueDef::Param(p) = self.graph.value(v).def {
-            if let Some(pb) = self.packed.get(&(p.index(), transposed)) {
-                return Cow::Borrowed(pb);
-            }
+        if let ValueDef::Param(p) = self.graph.value(v).def
+            && let Some(pb) = self.packed.get(&(p.index(), transposed))
+        {
+            return Cow::Borrowed(pb);
         }
         let (d, s) = self.f32_arg(env, v, batch);
         let (r, c) = (s[0], s[1]);

@@ -246,7 +246,7 @@ impl Mapped {
                 } else {
                     let every = decades.div_ceil(8).max(1);
                     (a..=b)
-                        .filter(|e| (e - a) as usize % every == 0)
+                        .filter(|e| ((e - a) as usize).is_multiple_of(every))
                         .map(|e| 10f64.powi(e))
                         .collect()
                 }

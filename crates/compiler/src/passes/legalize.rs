@@ -355,12 +355,12 @@ pub const DEFAULT_MEAN_POOLING: f64 = 1.0;
 pub fn ragged_means(graph: &Graph) -> BTreeMap<ValueId, f64> {
     let mut out: BTreeMap<ValueId, f64> = BTreeMap::new();
     for n in &graph.nodes {
-        if let Op::EmbeddingBag { mean_pooling, .. } = n.op {
-            if n.inputs.len() == 3 {
-                let m = mean_pooling.unwrap_or(DEFAULT_MEAN_POOLING);
-                let e = out.entry(n.inputs[1]).or_insert(m);
-                *e = e.max(m);
-            }
+        if let Op::EmbeddingBag { mean_pooling, .. } = n.op
+            && n.inputs.len() == 3
+        {
+            let m = mean_pooling.unwrap_or(DEFAULT_MEAN_POOLING);
+            let e = out.entry(n.inputs[1]).or_insert(m);
+            *e = e.max(m);
         }
     }
     out

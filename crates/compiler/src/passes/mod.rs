@@ -189,10 +189,11 @@ pub fn run(graph: &Graph, chip: &Chip, options: &CompileOptions) -> Result<Compi
     // Ragged bags without a pooling hint: calibration and the access profile generate inputs
     // with the default bag size.
     for n in &mut plain.nodes {
-        if let seedchip_ir::Op::EmbeddingBag { mean_pooling, .. } = &mut n.op {
-            if n.inputs.len() == 3 && mean_pooling.is_none() {
-                *mean_pooling = Some(legalize::DEFAULT_MEAN_POOLING);
-            }
+        if let seedchip_ir::Op::EmbeddingBag { mean_pooling, .. } = &mut n.op
+            && n.inputs.len() == 3
+            && mean_pooling.is_none()
+        {
+            *mean_pooling = Some(legalize::DEFAULT_MEAN_POOLING);
         }
     }
     let mut lir = legalize::lower(&plain)?;

@@ -251,10 +251,10 @@ fn gather_inputs(
 ) -> Vec<(usize, String)> {
     let mut loads = BTreeMap::new();
     for k in &lir.kernels {
-        if let KOp::Load { input, dst } = &k.op {
-            if let Base::Tensor(t) = dst.base {
-                loads.insert(t, lir.inputs[*input].name.clone());
-            }
+        if let KOp::Load { input, dst } = &k.op
+            && let Base::Tensor(t) = dst.base
+        {
+            loads.insert(t, lir.inputs[*input].name.clone());
         }
     }
     let mut out = Vec::new();

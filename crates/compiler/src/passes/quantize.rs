@@ -131,10 +131,10 @@ pub fn calibrate(
         }
         // Graph inputs feeding GEMMs directly are probed through their feeds.
         for (name, t) in feeds {
-            if names.contains(name) {
-                if let Some(d) = t.as_f32() {
-                    observe(ranges, name, d);
-                }
+            if names.contains(name)
+                && let Some(d) = t.as_f32()
+            {
+                observe(ranges, name, d);
             }
         }
         Ok::<(), Error>(())

@@ -1569,10 +1569,10 @@ impl<'a> Em<'a> {
                 c0 += cnt;
             }
         }
-        if ws_acc.is_none() {
-            if let Some(s) = b.dequant {
-                self.elementwise(VOp::Scale(s), &b.dst, &b.dst, None, node)?;
-            }
+        if ws_acc.is_none()
+            && let Some(s) = b.dequant
+        {
+            self.elementwise(VOp::Scale(s), &b.dst, &b.dst, None, node)?;
         }
         Ok(())
     }
@@ -2023,7 +2023,7 @@ fn split_gemm(
         && g.dst.numel() == width
         && g.dst.is_contiguous()
         && lir.tensor(id).per_sample == width
-        && slice % nt == 0;
+        && slice.is_multiple_of(nt);
     let only_run = touched[&g.dst.base]
         .iter()
         .all(|&i| i + 1 == start || (start..end).contains(&i));

@@ -710,10 +710,10 @@ impl Attrs<'_> {
         f: impl Fn(&str) -> Option<T>,
     ) -> Result<T, Error> {
         let (t, p) = self.scalar(key)?;
-        if let Tok::Ident(s) = &t {
-            if let Some(v) = f(s) {
-                return Ok(v);
-            }
+        if let Tok::Ident(s) = &t
+            && let Some(v) = f(s)
+        {
+            return Ok(v);
         }
         Err(err(
             p,

@@ -65,7 +65,7 @@ fn constant(t: TensorProto) -> NodeProto {
 fn body(op: &Op, n_inputs: usize, opset: i64) -> Option<FunctionProto> {
     let inputs: Vec<String> = match op {
         Op::TargetAttention { .. } => {
-            if n_inputs < 4 || n_inputs % 2 != 0 {
+            if n_inputs < 4 || !n_inputs.is_multiple_of(2) {
                 return None;
             }
             let mut v = vec!["query".to_string(), "keys".to_string()];

@@ -334,7 +334,7 @@ pub(crate) fn reshape(data: &Const, target: &[i64], allowzero: bool) -> R<Const>
     }
     let known = numel(&dims)?;
     if let Some(i) = infer {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot reshape {:?} to {target:?}", data.dims));
         }
         dims[i] = total / known;

@@ -207,7 +207,7 @@ pub(crate) fn reshape_target(
     let has_batch = out.contains(&Dim::Batch);
     let in_fixed = x.fixed_numel();
     if let Some(i) = infer {
-        if fixed == 0 || in_fixed % fixed != 0 {
+        if fixed == 0 || !in_fixed.is_multiple_of(fixed) {
             return Err(format!("cannot reshape {x} to {target:?}"));
         }
         let rest = in_fixed / fixed;

@@ -217,14 +217,13 @@ fn gelu<'m>(s: &mut Session<'m>, erf: usize) -> Option<(Fused, Vec<usize>)> {
         return None;
     }
     // (b) Mul(Mul(x, 0.5), 1 + erf).
-    if let Some((ih, h)) = s.producer_op(other, "Mul") {
-        if s.uses(other) == 1
-            && let Some((hx, c)) = s.with_scalar(h)
-            && hx == x
-            && close(c, 0.5)
-        {
-            return Some((Fused::Gelu { x }, vec![pd, erf, ia, ih, im1]));
-        }
+    if let Some((ih, h)) = s.producer_op(other, "Mul")
+        && s.uses(other) == 1
+        && let Some((hx, c)) = s.with_scalar(h)
+        && hx == x
+        && close(c, 0.5)
+    {
+        return Some((Fused::Gelu { x }, vec![pd, erf, ia, ih, im1]));
     }
     // (c) Mul(x, Mul(1 + erf, 0.5)).
     if s.scalar(other).is_some_and(|c| close(c, 0.5)) {

@@ -160,7 +160,7 @@ impl Lines {
         if words / width > 0 {
             self.runs.push_back((words / width, width));
         }
-        if words % width > 0 {
+        if !words.is_multiple_of(width) {
             self.runs.push_back((1, words % width));
         }
     }
