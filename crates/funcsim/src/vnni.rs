@@ -17,9 +17,6 @@
 //! the intrinsics it uses take no pointers (vectors are built from arrays with `pulp::cast`).
 //! [`gemm_portable`] computes the same words in plain code, and the tests compare the two.
 #![allow(unsafe_code)]
-// The AVX-512 intrinsics are stable from Rust 1.89, past the workspace's stated (and already
-// stale) `rust-version` of 1.85; see ARCHITECTURE.md "Conventions".
-#![allow(clippy::incompatible_msrv)]
 
 /// Columns per packed panel: four 16-lane vectors.
 const NR: usize = 64;
