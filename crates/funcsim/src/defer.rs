@@ -20,7 +20,7 @@ use seedchip_isa::{DType, Inst};
 
 use crate::exec::Tile;
 use crate::fault::Region;
-use crate::kernels::MatmulI8;
+use crate::kernels::{MatmulI8, PackedI8};
 use crate::machine::{Machine, region};
 
 /// Queued matmul kernels at most (each holds its packed operands, ~100 KiB for a 256×128×128
@@ -208,7 +208,7 @@ impl Machine {
         let mm = {
             let (a, b) = (self.view(ta), self.view(tb));
             let prev = &self.deferred.pending[pi].kernels.last().expect("a chain").0;
-            MatmulI8::after(prev, &a, &b, m, k, n, transpose)
+            MatmulI8::after(prev, a, b, m, k, n, transpose)
         };
         let Some(mm) = mm else {
             return false;
@@ -333,21 +333,38 @@ impl Machine {
                 at = start + len as u64;
             }
         }
+        let parallel = rayon::current_num_threads() > 1;
+        // Packing the operands is as much work as the kernels at these sizes; it happens here,
+        // spread over the threads, rather than when each matmul executes.
+        let all: Vec<&MatmulI8> = pending
+            .iter()
+            .flat_map(|p| p.kernels.iter().map(|(mm, _)| mm))
+            .collect();
+        let all: Vec<PackedI8> = if parallel && all.len() > 1 {
+            all.into_par_iter().map(MatmulI8::pack).collect()
+        } else {
+            all.into_iter().map(MatmulI8::pack).collect()
+        };
+        let mut all = all.into_iter();
+        let packed: Vec<Vec<PackedI8>> = pending
+            .iter()
+            .map(|p| all.by_ref().take(p.kernels.len()).collect())
+            .collect();
         // Rows of one accumulator arrive in address order, which is row order (ldc > 0).
         let mut tasks: Vec<(usize, usize, &mut [&mut [u8]])> = Vec::new();
         for (pi, r) in rows.iter_mut().enumerate() {
-            let br = pending[pi].kernels[0].0.block_rows().max(1);
+            let br = packed[pi][0].block_rows().max(1);
             for (blk, c) in r.chunks_mut(br).enumerate() {
                 tasks.push((pi, blk, c));
             }
         }
         let run = |(pi, blk, c): (usize, usize, &mut [&mut [u8]])| {
             // A block's rows stay in cache through the chain's k-steps.
-            for (mm, accumulate) in &pending[pi].kernels {
+            for (mm, (_, accumulate)) in packed[pi].iter().zip(&pending[pi].kernels) {
                 mm.run_block(blk, c, *accumulate);
             }
         };
-        if tasks.len() > 1 && rayon::current_num_threads() > 1 {
+        if tasks.len() > 1 && parallel {
             tasks.into_par_iter().for_each(run);
         } else {
             tasks.into_iter().for_each(run);

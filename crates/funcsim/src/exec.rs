@@ -1592,7 +1592,7 @@ impl Machine {
         let ldc = tc.ld as usize * 4;
         let mm = {
             let (a, b) = (self.view(ta), self.view(tb));
-            let new = |acc0| crate::kernels::MatmulI8::new(&a, &b, acc0, m, k, n, op.transpose_b);
+            let new = |acc0| crate::kernels::MatmulI8::new(a, b, acc0, m, k, n, op.transpose_b);
             match (
                 op.accumulate,
                 self.mem.sram_span(tc.region, tc.addr, extent),

@@ -49,8 +49,6 @@ pub(crate) struct PackedB {
     pub k2: usize,
     pub n: usize,
     words: Vec<i32>,
-    /// Largest `|b[p, j]|` over `j`, per `p` (for the caller's overflow bound).
-    pub max_abs: Vec<u32>,
 }
 
 impl PackedB {
@@ -61,15 +59,10 @@ impl PackedB {
         let k2 = k.div_ceil(2);
         let panels = n.div_ceil(NR);
         let mut words = vec![0i32; panels * k2 * NR];
-        let mut max_abs = vec![0u32; k];
-        let abs = |x: u8| u32::from((x as i8).unsigned_abs());
         if transpose {
             // Column j of the product is row j of `b`: its k values are contiguous.
             for j in 0..n {
                 let col = &b[j * k..(j + 1) * k];
-                for (m, &x) in max_abs.iter_mut().zip(col) {
-                    *m = (*m).max(abs(x));
-                }
                 let (q, c) = (j / NR, j % NR);
                 let panel = &mut words[q * k2 * NR..(q + 1) * k2 * NR];
                 let pairs = col.chunks_exact(2);
@@ -83,11 +76,6 @@ impl PackedB {
                 }
             }
         } else {
-            for (p, m) in max_abs.iter_mut().enumerate() {
-                *m = b[p * n..(p + 1) * n]
-                    .iter()
-                    .fold(0, |acc, &x| acc.max(abs(x)));
-            }
             let zeros = [0u8; NR];
             for q in 0..panels {
                 let (j0, cols) = (q * NR, NR.min(n - q * NR));
@@ -106,12 +94,7 @@ impl PackedB {
                 }
             }
         }
-        PackedB {
-            k2,
-            n,
-            words,
-            max_abs,
-        }
+        PackedB { k2, n, words }
     }
 
     fn panel(&self, q: usize) -> &[i32] {

@@ -10,6 +10,8 @@
 //!   `k`. The loop runs `k` outermost per row and vectorizes across `n`, which keeps every
 //!   accumulator's order.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 use seedchip_isa::DType;
 
@@ -74,14 +76,6 @@ impl Weights {
         }
     }
 
-    /// Largest `|b[p, j]|` over `j`, per `p`.
-    fn max_abs(&self) -> &[u32] {
-        match self {
-            Weights::Quads(b) => &b.max_abs,
-            Weights::Pairs(b) => &b.max_abs,
-        }
-    }
-
     /// `rows` rows of `a` (`k` apart) in this kernel's layout.
     #[inline(always)]
     fn pack_a(&self, a: &[u8], rows: usize, k: usize) -> Vec<i32> {
@@ -100,22 +94,38 @@ impl Weights {
     }
 }
 
-/// An `mxu.matmul.i8` with its operands packed for [`igemm`] and its overflow question
-/// settled: running it cannot fault.
+/// The largest `|x · y|` of two int8 values, `(-128) · (-128)`.
+const MAX_PRODUCT: u64 = 1 << 14;
+
+/// An `mxu.matmul.i8` with its operands captured and its overflow question settled: running
+/// it cannot fault. The operands are copied as stored when the instruction executes and packed
+/// for the kernel only when it runs ([`MatmulI8::pack`]): deferred kernels pack in the parallel
+/// flush (crate::defer), off the thread that steps the program.
 #[derive(Debug)]
 pub(crate) struct MatmulI8 {
-    pb: Weights,
-    /// `a` paired for the kernel, one vector per block of `rows` rows.
-    pa: Vec<Vec<i32>>,
+    /// `m × k`, row-major.
+    a: Vec<u8>,
+    /// `k × n` row-major, or `n × k` when `transpose`.
+    b: Vec<u8>,
+    transpose: bool,
+    /// Rows per block of the kernel (and per parallel task).
     rows: usize,
     m: usize,
+    k: usize,
     n: usize,
     /// Per row, a bound on `|c|` after this matmul (every partial sum is within it too).
     bound: Vec<u64>,
 }
 
-/// A row block of `a` packed for the kernel, and its rows' bounds on `|c|`.
-type PackedRows = (Vec<i32>, Vec<u64>);
+/// A [`MatmulI8`] with its operands in the kernel's layout.
+#[derive(Debug)]
+pub(crate) struct PackedI8 {
+    pb: Weights,
+    /// `a` in the kernel's layout, one vector per block of `rows` rows.
+    pa: Vec<Vec<i32>>,
+    rows: usize,
+    m: usize,
+}
 
 /// `Σ_p |x[p]| · max_j |b[p, j]|`: bounds how far one row's products can move a sum.
 #[inline(always)]
@@ -134,54 +144,92 @@ fn products_bound(arow: &[u8], max_abs: &[u32]) -> u64 {
         .sum()
 }
 
+/// Largest `|b[p, j]|` over `j`, per `p`, of `b` stored `k × n` (or `n × k` when `transpose`).
+fn b_max_abs(b: &[u8], k: usize, n: usize, transpose: bool) -> Vec<u32> {
+    let abs = |x: u8| u32::from((x as i8).unsigned_abs());
+    let mut max_abs = vec![0u32; k];
+    if transpose {
+        for col in b.chunks_exact(k.max(1)).take(n) {
+            for (m, &x) in max_abs.iter_mut().zip(col) {
+                *m = (*m).max(abs(x));
+            }
+        }
+    } else {
+        for (p, m) in max_abs.iter_mut().enumerate() {
+            *m = b[p * n..(p + 1) * n]
+                .iter()
+                .fold(0, |acc, &x| acc.max(abs(x)));
+        }
+    }
+    max_abs
+}
+
 impl MatmulI8 {
-    /// Packs `a` (`m × k`) and `b` (`k × n`, or `n × k` when `transpose`), both row-major, and
-    /// decides overflow against the previous accumulator `acc0` (little-endian i32 rows, `ld`
-    /// bytes apart) before anything is written.
+    /// Captures `a` (`m × k`) and `b` (`k × n`, or `n × k` when `transpose`), both row-major,
+    /// and decides overflow against the previous accumulator `acc0` (little-endian i32 rows,
+    /// `ld` bytes apart) before anything is written.
+    ///
+    /// A row's partial sums stay within `max |acc0 row| + k · 2^14` (no product exceeds
+    /// `2^14`); only rows where that can pass `i32::MAX` (k ≥ 2^17, or a large `acc0`) look at
+    /// the data: first a tighter bound from `|a|` and each `b` row's largest `|b|`, then, if
+    /// even that fails, a step-by-step replay.
     ///
     /// # Errors
     /// The first [`FaultKind::AccumulatorOverflow`] in row, column, then `k` order.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        a: &[u8],
-        b: &[u8],
+        a: Cow<'_, [u8]>,
+        b: Cow<'_, [u8]>,
         acc0: Option<(&[u8], usize)>,
         m: usize,
         k: usize,
         n: usize,
         transpose: bool,
     ) -> Result<MatmulI8, FaultKind> {
-        let pb = igemm::with_simd(
-            #[inline(always)]
-            || Weights::new(b, k, n, transpose),
-        );
-        // The same row blocks as `run`: each thread reads the accumulator rows it will update.
-        let rows = block_rows(m, m * k * n);
-        let check = |blk: usize| {
-            let r0 = blk * rows;
-            let r = rows.min(m - r0);
-            igemm::with_simd(
-                #[inline(always)]
-                || Self::check_rows(a, b, acc0, &pb, r0, r, k, n, transpose),
-            )
-        };
-        let blocks: Vec<Result<PackedRows, FaultKind>> = if rows >= m {
-            vec![check(0)]
-        } else {
-            (0..m.div_ceil(rows)).into_par_iter().map(check).collect()
-        };
-        // The first fault in block order is the first in row order.
-        let blocks = blocks.into_iter().collect::<Result<Vec<_>, _>>()?;
-        let mut pa = Vec::with_capacity(blocks.len());
+        let step = k as u64 * MAX_PRODUCT;
+        let mut max_abs: Option<Vec<u32>> = None;
         let mut bound = Vec::with_capacity(m);
-        for (p, b) in blocks {
-            pa.push(p);
-            bound.extend(b);
+        for i in 0..m {
+            let accrow = acc0.map(|(acc, ld)| &acc[i * ld..i * ld + n * 4]);
+            let acc_max = u64::from(accrow.map_or(0u32, |acc| {
+                acc.chunks_exact(4)
+                    .fold(0u32, |m, c| m.max(le_i32(c).unsigned_abs()))
+            }));
+            let mut bd = acc_max + step;
+            if bd > i32::MAX as u64 {
+                let arow = &a[i * k..(i + 1) * k];
+                let ma = max_abs.get_or_insert_with(|| b_max_abs(&b, k, n, transpose));
+                bd = acc_max + products_bound(arow, ma);
+                if bd > i32::MAX as u64 {
+                    // The bounds cannot clear the row: replay it step by step. Without an
+                    // overflow the exact sums fit in int32, so the kernel's wrapping sums
+                    // equal them.
+                    for j in 0..n {
+                        let mut s = accrow.map_or(0i64, |acc| i64::from(le_i32(&acc[j * 4..])));
+                        for (kk, &x) in arow.iter().enumerate() {
+                            let at = if transpose { j * k + kk } else { kk * n + j };
+                            s += i64::from(x as i8) * i64::from(b[at] as i8);
+                            if s < i64::from(i32::MIN) || s > i64::from(i32::MAX) {
+                                return Err(FaultKind::AccumulatorOverflow {
+                                    row: i as u64,
+                                    col: j as u64,
+                                    k: kk as u64,
+                                    value: s,
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            bound.push(bd);
         }
         Ok(MatmulI8 {
-            pb,
-            pa,
-            rows,
+            a: a.into_owned(),
+            b: b.into_owned(),
+            transpose,
+            rows: block_rows(m, m * k * n),
             m,
+            k,
             n,
             bound,
         })
@@ -194,8 +242,8 @@ impl MatmulI8 {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn after(
         prev: &MatmulI8,
-        a: &[u8],
-        b: &[u8],
+        a: Cow<'_, [u8]>,
+        b: Cow<'_, [u8]>,
         m: usize,
         k: usize,
         n: usize,
@@ -205,92 +253,71 @@ impl MatmulI8 {
         if m != prev.m || n != prev.n || rows != prev.rows {
             return None;
         }
+        let step = k as u64 * MAX_PRODUCT;
+        let mut max_abs: Option<Vec<u32>> = None;
+        let mut bound = Vec::with_capacity(m);
+        for (i, &before) in prev.bound.iter().enumerate() {
+            let mut bd = before + step;
+            if bd > i32::MAX as u64 {
+                let ma = max_abs.get_or_insert_with(|| b_max_abs(&b, k, n, transpose));
+                bd = before + products_bound(&a[i * k..(i + 1) * k], ma);
+                if bd > i32::MAX as u64 {
+                    return None;
+                }
+            }
+            bound.push(bd);
+        }
+        Some(MatmulI8 {
+            a: a.into_owned(),
+            b: b.into_owned(),
+            transpose,
+            rows,
+            m,
+            k,
+            n,
+            bound,
+        })
+    }
+
+    /// The operands in the kernel's layout.
+    pub(crate) fn pack(&self) -> PackedI8 {
+        let (m, k, rows) = (self.m, self.k, self.rows);
         igemm::with_simd(
             #[inline(always)]
             || {
-                let pb = Weights::new(b, k, n, transpose);
-                let mut bound = Vec::with_capacity(m);
-                for (i, &before) in prev.bound.iter().enumerate() {
-                    let bd = before + products_bound(&a[i * k..(i + 1) * k], pb.max_abs());
-                    if bd > i32::MAX as u64 {
-                        return None;
-                    }
-                    bound.push(bd);
-                }
+                let pb = Weights::new(&self.b, k, self.n, self.transpose);
                 let pa = (0..m.div_ceil(rows))
                     .map(|blk| {
                         let (r0, r) = (blk * rows, rows.min(m - blk * rows));
-                        pb.pack_a(&a[r0 * k..(r0 + r) * k], r, k)
+                        pb.pack_a(&self.a[r0 * k..(r0 + r) * k], r, k)
                     })
                     .collect();
-                Some(MatmulI8 {
-                    pb,
-                    pa,
-                    rows,
-                    m,
-                    n,
-                    bound,
-                })
+                PackedI8 { pb, pa, rows, m }
             },
         )
     }
 
-    /// Packs rows `r0 .. r0 + r` of `a` and decides whether any partial sum of theirs leaves
-    /// int32 (the first such, in row, column, then `k` order, is the error).
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn check_rows(
-        a: &[u8],
-        b: &[u8],
-        acc0: Option<(&[u8], usize)>,
-        pb: &Weights,
-        r0: usize,
-        r: usize,
-        k: usize,
-        n: usize,
-        transpose: bool,
-    ) -> Result<PackedRows, FaultKind> {
-        let packed = pb.pack_a(&a[r0 * k..(r0 + r) * k], r, k);
-        let mut bounds = Vec::with_capacity(r);
-        for i in r0..r0 + r {
-            let arow = &a[i * k..(i + 1) * k];
-            let accrow = acc0.map(|(acc, ld)| &acc[i * ld..i * ld + n * 4]);
-            // Largest |acc| plus Σ_k |a[i,k]|·max_j |b[k,j]| bounds every partial sum of row i.
-            let acc_max = accrow.map_or(0u32, |acc| {
-                acc.chunks_exact(4)
-                    .fold(0u32, |m, c| m.max(le_i32(c).unsigned_abs()))
-            });
-            let products = products_bound(arow, pb.max_abs());
-            bounds.push(u64::from(acc_max) + products);
-            if u64::from(acc_max) + products <= i32::MAX as u64 {
-                continue;
-            }
-            // The bound cannot clear the row: replay it step by step. Without an overflow the
-            // exact sums fit in int32, so the kernel's wrapping sums equal them.
-            for j in 0..n {
-                let mut s = accrow.map_or(0i64, |acc| i64::from(le_i32(&acc[j * 4..])));
-                for (kk, &x) in arow.iter().enumerate() {
-                    let at = if transpose { j * k + kk } else { kk * n + j };
-                    s += i64::from(x as i8) * i64::from(b[at] as i8);
-                    if s < i64::from(i32::MIN) || s > i64::from(i32::MAX) {
-                        return Err(FaultKind::AccumulatorOverflow {
-                            row: i as u64,
-                            col: j as u64,
-                            k: kk as u64,
-                            value: s,
-                        });
-                    }
-                }
-            }
-        }
-        Ok((packed, bounds))
+    /// Packs and writes the accumulator into `c` (see [`PackedI8::run`]).
+    pub(crate) fn run(&self, c: &mut [u8], ldc: usize, accumulate: bool) {
+        self.pack().run(c, ldc, accumulate);
     }
 
+    /// Rows of the accumulator.
+    pub(crate) fn m(&self) -> usize {
+        self.m
+    }
+
+    /// Columns of the accumulator.
+    pub(crate) fn n(&self) -> usize {
+        self.n
+    }
+}
+
+impl PackedI8 {
     /// Writes the accumulator into `c` (little-endian i32 rows, `ldc ≥ 4n` bytes apart),
     /// adding to its values when `accumulate`. Rows are split across threads.
     pub(crate) fn run(&self, c: &mut [u8], ldc: usize, accumulate: bool) {
-        let (m, n, rows) = (self.m, self.n, self.rows);
-        debug_assert!(ldc >= n * 4 && c.len() >= (m - 1) * ldc + n * 4);
+        let (m, rows) = (self.m, self.rows);
         let block = |(blk, chunk): (usize, &mut [u8])| {
             let mut rows: Vec<&mut [u8]> = chunk.chunks_mut(ldc).collect();
             self.run_block(blk, &mut rows, accumulate);
@@ -302,19 +329,9 @@ impl MatmulI8 {
         }
     }
 
-    /// Rows per block of [`MatmulI8::run_block`].
+    /// Rows per block of [`PackedI8::run_block`].
     pub(crate) fn block_rows(&self) -> usize {
         self.rows
-    }
-
-    /// Rows of the accumulator.
-    pub(crate) fn m(&self) -> usize {
-        self.m
-    }
-
-    /// Columns of the accumulator.
-    pub(crate) fn n(&self) -> usize {
-        self.n
     }
 
     /// Block `blk` (rows `blk · block_rows() ..`): `c` holds its accumulator rows, one slice
@@ -373,7 +390,15 @@ mod tests {
         n: usize,
         transpose: bool,
     ) -> Result<Vec<u8>, FaultKind> {
-        let mm = MatmulI8::new(a, b, acc0.map(|c| (c, n * 4)), m, k, n, transpose)?;
+        let mm = MatmulI8::new(
+            Cow::Borrowed(a),
+            Cow::Borrowed(b),
+            acc0.map(|c| (c, n * 4)),
+            m,
+            k,
+            n,
+            transpose,
+        )?;
         let mut out = acc0.map_or_else(|| vec![0u8; m * n * 4], <[u8]>::to_vec);
         mm.run(&mut out, n * 4, acc0.is_some());
         Ok(out)

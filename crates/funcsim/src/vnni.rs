@@ -47,8 +47,6 @@ pub(crate) struct QuadB {
     words: Vec<i32>,
     /// Per column, padded to whole panels (0 past `n`).
     corr: Vec<i32>,
-    /// Largest `|b[p, j]|` over `j`, per `p` (for the caller's overflow bound).
-    pub max_abs: Vec<u32>,
 }
 
 impl QuadB {
@@ -60,15 +58,10 @@ impl QuadB {
         let panels = n.div_ceil(NR);
         let mut words = vec![0i32; panels * k4 * NR];
         let mut sums = vec![0i32; panels * NR];
-        let mut max_abs = vec![0u32; k];
-        let abs = |x: u8| u32::from((x as i8).unsigned_abs());
         if transpose {
             // Column j of the product is row j of `b`: its k values are contiguous.
             for j in 0..n {
                 let col = &b[j * k..(j + 1) * k];
-                for (m, &x) in max_abs.iter_mut().zip(col) {
-                    *m = (*m).max(abs(x));
-                }
                 sums[j] = col.iter().map(|&x| i32::from(x as i8)).sum();
                 let (q, c) = (j / NR, j % NR);
                 let panel = &mut words[q * k4 * NR..(q + 1) * k4 * NR];
@@ -84,9 +77,8 @@ impl QuadB {
                 }
             }
         } else {
-            for (p, m) in max_abs.iter_mut().enumerate() {
+            for p in 0..k {
                 let row = &b[p * n..(p + 1) * n];
-                *m = row.iter().fold(0, |acc, &x| acc.max(abs(x)));
                 for (s, &x) in sums.iter_mut().zip(row) {
                     *s += i32::from(x as i8);
                 }
@@ -109,13 +101,7 @@ impl QuadB {
             }
         }
         let corr = sums.iter().map(|&s| s.wrapping_mul(-128)).collect();
-        QuadB {
-            k4,
-            n,
-            words,
-            corr,
-            max_abs,
-        }
+        QuadB { k4, n, words, corr }
     }
 
     fn panel(&self, q: usize) -> &[i32] {
