@@ -126,6 +126,49 @@ fn f32_to_int(x: f32, lo: i32, hi: i32) -> i32 {
     round_even(x.clamp(lo as f32, hi as f32)) as i32
 }
 
+/// Converts one row of packed `from` elements into packed `to` elements when the pair has a
+/// loop that vectorizes (the conversions a quantized layer runs between its matmuls: i32
+/// accumulators to f32, f32 to i8/u8); `false` leaves `dst` untouched for the general path.
+/// Same values as [`to_f32`] then [`from_f32`].
+pub(crate) fn convert_row_fast(from: DType, to: DType, src: &[u8], dst: &mut [u8]) -> bool {
+    match (from, to) {
+        (DType::I32, DType::F32) => crate::igemm::with_simd(
+            #[inline(always)]
+            || {
+                // Integers are never NaN: no canonicalization needed.
+                for (o, c) in dst.chunks_exact_mut(4).zip(src.chunks_exact(4)) {
+                    let v = i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32;
+                    o.copy_from_slice(&v.to_le_bytes());
+                }
+            },
+        ),
+        (DType::F32, DType::I8) => f32_row_to_int(src, dst, -128, 127),
+        (DType::F32, DType::U8 | DType::Emb8) => f32_row_to_int(src, dst, 0, 255),
+        _ => return false,
+    }
+    true
+}
+
+/// [`f32_to_int`] over a row of f32 into bytes, for a byte-sized `lo..=hi`: after the clamp
+/// `|x| ≤ 255 < 2^23`, so [`round_even`]'s add-and-subtract always applies and the loop has
+/// no branches.
+fn f32_row_to_int(src: &[u8], dst: &mut [u8], lo: i32, hi: i32) {
+    const TWO23: f32 = 8_388_608.0;
+    let (lo, hi) = (lo as f32, hi as f32);
+    crate::igemm::with_simd(
+        #[inline(always)]
+        || {
+            for (o, c) in dst.iter_mut().zip(src.chunks_exact(4)) {
+                let x = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                let y = x.max(lo).min(hi);
+                let t = TWO23.copysign(y);
+                let r = ((y + t) - t) as i32;
+                *o = if x.is_nan() { 0 } else { r as u8 };
+            }
+        },
+    );
+}
+
 #[inline]
 pub(crate) fn le_f32(b: &[u8]) -> f32 {
     f32::from_le_bytes([b[0], b[1], b[2], b[3]])
@@ -273,6 +316,56 @@ pub(crate) fn from_i64_saturating(dtype: DType, vals: &[i64]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The vectorized row conversions give the general path's bytes: every f32 bit pattern
+    /// with its low 12 bits fixed (all exponents, signs, NaNs, infinities, zeros), the halves
+    /// and byte edges, and i32 values across the range.
+    #[test]
+    fn fast_row_conversions_match_the_general_path() {
+        let mut floats: Vec<f32> = (0..1u32 << 20)
+            .map(|i| f32::from_bits(i << 12 | 0x5a5))
+            .collect();
+        for i in -600..600 {
+            floats.push(i as f32 * 0.5);
+            floats.push(i as f32 * 0.5 + f32::EPSILON * 4.0);
+        }
+        floats.extend([
+            0.0,
+            -0.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            -f32::NAN,
+        ]);
+        let fbytes = from_f32(DType::F32, &floats);
+        // Bit patterns straight from memory, NaN payloads included.
+        let raw: Vec<u8> = (0..1u32 << 18)
+            .flat_map(|i| (i.wrapping_mul(0x9e37_79b9)).to_le_bytes())
+            .collect();
+        for src in [&fbytes, &raw] {
+            for to in [DType::I8, DType::U8, DType::Emb8] {
+                let want = from_f32(to, &to_f32(DType::F32, src));
+                let mut got = vec![0xeeu8; src.len() / 4];
+                assert!(convert_row_fast(DType::F32, to, src, &mut got));
+                assert!(got == want, "f32 -> {to}");
+            }
+        }
+        let ints: Vec<u8> = [i32::MIN, i32::MAX, 0, -1, 1, 16_777_217, -16_777_217]
+            .into_iter()
+            .chain((0..1 << 16).map(|i: i32| i.wrapping_mul(0x2f0f_1e3d)))
+            .flat_map(i32::to_le_bytes)
+            .collect();
+        let want = from_f32(DType::F32, &to_f32(DType::I32, &ints));
+        let mut got = vec![0u8; ints.len()];
+        assert!(convert_row_fast(DType::I32, DType::F32, &ints, &mut got));
+        assert!(got == want, "i32 -> f32");
+        assert!(!convert_row_fast(
+            DType::F32,
+            DType::Bf16,
+            &fbytes,
+            &mut got
+        ));
+    }
 
     #[test]
     fn float_to_int_rounds_half_even_and_clamps() {

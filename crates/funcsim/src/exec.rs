@@ -365,35 +365,42 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// Fills `out` (`rows` packed rows of `out_row` bytes) row by row, in parallel for large
-/// tiles; each row is computed by one call of `f(r, out_row)` (no value depends on another row,
-/// so the split cannot change a bit).
-fn by_rows(out: &mut [u8], out_row: usize, elems: usize, f: impl Fn(usize, &mut [u8]) + Sync) {
-    if out_row == 0 {
+/// Fills the rows of `out` (`row` bytes each, `ld ≥ row` apart) row by row, in parallel for
+/// large tiles; each row is computed by one call of `f(r, row bytes)` (no value depends on
+/// another row, so the split cannot change a bit). Bytes between rows are not touched.
+fn by_rows(
+    out: &mut [u8],
+    ld: usize,
+    row: usize,
+    elems: usize,
+    f: impl Fn(usize, &mut [u8]) + Sync,
+) {
+    if row == 0 {
         return;
     }
+    debug_assert!(ld >= row);
+    let run = |(r, o): (usize, &mut [u8])| f(r, &mut o[..row]);
     if elems >= PAR_MIN_ELEMS {
-        out.par_chunks_mut(out_row)
+        out.par_chunks_mut(ld)
             .enumerate()
             .with_min_len(8)
-            .for_each(|(r, o)| f(r, o));
+            .for_each(run);
     } else {
-        out.chunks_mut(out_row)
-            .enumerate()
-            .for_each(|(r, o)| f(r, o));
+        out.chunks_mut(ld).enumerate().for_each(run);
     }
 }
 
 /// `f` over f32 rows into packed f32 rows (NaN results canonical, as `codec::map_f32_bytes`).
 fn map_rows_f32(
     out: &mut [u8],
+    ld: usize,
     a: Rows<'_>,
     rows: usize,
     cols: usize,
     f: impl Fn(f32) -> f32 + Sync,
 ) {
     let rb = cols * 4;
-    by_rows(out, rb, rows * cols, |r, o| {
+    by_rows(out, ld, rb, rows * cols, |r, o| {
         let x = a.row(r, rb);
         for (o, x) in o.chunks_exact_mut(4).zip(x.chunks_exact(4)) {
             o.copy_from_slice(&codec::canon(f(codec::le_f32(x))).to_le_bytes());
@@ -405,6 +412,7 @@ fn map_rows_f32(
 /// `codec::zip_f32_bytes`).
 fn zip_rows_f32(
     out: &mut [u8],
+    ld: usize,
     a: Rows<'_>,
     b: Rows<'_>,
     rows: usize,
@@ -412,7 +420,7 @@ fn zip_rows_f32(
     f: impl Fn(f32, f32) -> f32 + Sync,
 ) {
     let rb = cols * 4;
-    by_rows(out, rb, rows * cols, |r, o| {
+    by_rows(out, ld, rb, rows * cols, |r, o| {
         let (x, y) = (a.row(r, rb), b.row(r, rb));
         let pairs = x.chunks_exact(4).zip(y.chunks_exact(4));
         for (o, (x, y)) in o.chunks_exact_mut(4).zip(pairs) {
@@ -421,7 +429,69 @@ fn zip_rows_f32(
     });
 }
 
+/// `op` over two f32 tiles' rows into `out` (rows `ld` bytes apart).
+fn zip_op(op: Bin, out: &mut [u8], ld: usize, x: Rows<'_>, y: Rows<'_>, rows: usize, cols: usize) {
+    match op {
+        Bin::Add => zip_rows_f32(out, ld, x, y, rows, cols, |p, q| p + q),
+        Bin::Sub => zip_rows_f32(out, ld, x, y, rows, cols, |p, q| p - q),
+        Bin::Mul => zip_rows_f32(out, ld, x, y, rows, cols, |p, q| p * q),
+        Bin::Max => zip_rows_f32(out, ld, x, y, rows, cols, fmax),
+        Bin::Min => zip_rows_f32(out, ld, x, y, rows, cols, fmin),
+    }
+}
+
+/// `op` over an f32 tile's rows into `out` (rows `ld` bytes apart).
+fn map_op(op: Un, out: &mut [u8], ld: usize, x: Rows<'_>, rows: usize, cols: usize) {
+    match op {
+        Un::Relu => map_rows_f32(out, ld, x, rows, cols, relu),
+        Un::Sigmoid => map_rows_f32(out, ld, x, rows, cols, math::sigmoid),
+        Un::Tanh => map_rows_f32(out, ld, x, rows, cols, math::tanh),
+        Un::Gelu => map_rows_f32(out, ld, x, rows, cols, math::gelu),
+        Un::Silu => map_rows_f32(out, ld, x, rows, cols, math::silu),
+        Un::Exp => map_rows_f32(out, ld, x, rows, cols, math::exp),
+        Un::Rsqrt => map_rows_f32(out, ld, x, rows, cols, math::rsqrt),
+        Un::Recip => map_rows_f32(out, ld, x, rows, cols, math::recip),
+        Un::Neg => map_rows_f32(out, ld, x, rows, cols, |v| -v),
+        Un::Scale(k) => map_rows_f32(out, ld, x, rows, cols, |v| v * k),
+    }
+}
+
 impl Machine {
+    /// The rows of source tiles and the bytes of the destination tile, borrowed from SRAM at
+    /// once, so that an instruction computes straight into its destination instead of into a
+    /// buffer copied there afterwards: when every tile (checked, non-empty) lies in SRAM with
+    /// unit column stride, no source byte lies within the destination's span, and the
+    /// destination's rows do not overlap each other. Returns the destination's row pitch.
+    fn rows_into<const N: usize>(
+        &mut self,
+        srcs: [&Tile; N],
+        td: &Tile,
+    ) -> Option<([Rows<'_>; N], &mut [u8], usize)> {
+        if td.inc != 1 || srcs.iter().any(|t| t.inc != 1) {
+            return None;
+        }
+        let row = (td.cols * td.es) as usize;
+        let ld = if td.rows == 1 {
+            row
+        } else {
+            (td.ld * td.es) as usize
+        };
+        if ld < row {
+            return None;
+        }
+        let span = |t: &Tile| Some((t.region, t.addr, t.extent()?));
+        let mut spans = [(Region::Hbm, 0, 0); N];
+        for (s, t) in spans.iter_mut().zip(srcs) {
+            *s = span(t)?;
+        }
+        let (bytes, out) = self.mem.sram_split(spans, span(td)?)?;
+        let rows = std::array::from_fn(|i| Rows {
+            bytes: bytes[i],
+            ld: (srcs[i].ld * srcs[i].es) as usize,
+        });
+        Some((rows, out, ld))
+    }
+
     /// A reusable output buffer of at least `len` bytes with unspecified contents (the caller
     /// writes all of `[..len]`, then hands it back with [`Machine::put_scratch`]): no
     /// allocation, zero-filling or page faults per instruction.
@@ -1649,19 +1719,18 @@ impl Machine {
         self.note_read(&tb);
         if dtype == DType::F32 && self.rows_of(&ta).is_some() && self.rows_of(&tb).is_some() {
             let (rows, cols) = (s.rows as usize, s.cols as usize);
+            if let Some(([x, y], out, ld)) = self.rows_into([&ta, &tb], &td) {
+                zip_op(op, out, ld, x, y, rows, cols);
+                self.note_write(&td);
+                return Ok(());
+            }
             let mut buf = self.take_scratch(rows * cols * 4);
             let out = &mut buf[..rows * cols * 4];
             let (x, y) = (
                 self.rows_of(&ta).expect("rows"),
                 self.rows_of(&tb).expect("rows"),
             );
-            match op {
-                Bin::Add => zip_rows_f32(out, x, y, rows, cols, |p, q| p + q),
-                Bin::Sub => zip_rows_f32(out, x, y, rows, cols, |p, q| p - q),
-                Bin::Mul => zip_rows_f32(out, x, y, rows, cols, |p, q| p * q),
-                Bin::Max => zip_rows_f32(out, x, y, rows, cols, fmax),
-                Bin::Min => zip_rows_f32(out, x, y, rows, cols, fmin),
-            }
+            zip_op(op, out, cols * 4, x, y, rows, cols);
             self.store(&td, &buf[..rows * cols * 4]);
             self.put_scratch(buf);
             return Ok(());
@@ -1747,21 +1816,15 @@ impl Machine {
         self.note_read(&ta);
         if dtype == DType::F32 && self.rows_of(&ta).is_some() {
             let (rows, cols) = (s.rows as usize, s.cols as usize);
+            if let Some(([x], out, ld)) = self.rows_into([&ta], &td) {
+                map_op(op, out, ld, x, rows, cols);
+                self.note_write(&td);
+                return Ok(());
+            }
             let mut buf = self.take_scratch(rows * cols * 4);
             let out = &mut buf[..rows * cols * 4];
             let x = self.rows_of(&ta).expect("rows");
-            match op {
-                Un::Relu => map_rows_f32(out, x, rows, cols, relu),
-                Un::Sigmoid => map_rows_f32(out, x, rows, cols, math::sigmoid),
-                Un::Tanh => map_rows_f32(out, x, rows, cols, math::tanh),
-                Un::Gelu => map_rows_f32(out, x, rows, cols, math::gelu),
-                Un::Silu => map_rows_f32(out, x, rows, cols, math::silu),
-                Un::Exp => map_rows_f32(out, x, rows, cols, math::exp),
-                Un::Rsqrt => map_rows_f32(out, x, rows, cols, math::rsqrt),
-                Un::Recip => map_rows_f32(out, x, rows, cols, math::recip),
-                Un::Neg => map_rows_f32(out, x, rows, cols, |v| -v),
-                Un::Scale(k) => map_rows_f32(out, x, rows, cols, |v| v * k),
-            }
+            map_op(op, out, cols * 4, x, rows, cols);
             self.store(&td, &buf[..rows * cols * 4]);
             self.put_scratch(buf);
             return Ok(());
@@ -1845,18 +1908,18 @@ impl Machine {
             return Ok(());
         }
         self.note_read(&ta);
-        if from != to
-            && let Some(x) = self.rows_of(&ta)
-        {
+        if from != to && self.rows_of(&ta).is_some() {
             // Elementwise conversions, one row at a time (rows in parallel).
             let (rows, cols) = (s.rows as usize, s.cols as usize);
             let (ib, ob) = (
                 cols * elem_bytes(from) as usize,
                 cols * elem_bytes(to) as usize,
             );
-            let mut out = vec![0u8; rows * ob];
-            by_rows(&mut out, ob, rows * cols, |r, o| {
+            let fill = |x: Rows<'_>, r: usize, o: &mut [u8]| {
                 let row = x.row(r, ib);
+                if codec::convert_row_fast(from, to, row, o) {
+                    return;
+                }
                 let converted = if is_float(from) || is_float(to) {
                     codec::from_f32(to, &codec::to_f32(from, row))
                 } else {
@@ -1867,8 +1930,18 @@ impl Machine {
                     codec::from_i64_saturating(to, &v)
                 };
                 o.copy_from_slice(&converted);
-            });
-            self.store(&td, &out);
+            };
+            if let Some(([x], out, ld)) = self.rows_into([&ta], &td) {
+                by_rows(out, ld, ob, rows * cols, |r, o| fill(x, r, o));
+                self.note_write(&td);
+                return Ok(());
+            }
+            let mut buf = self.take_scratch(rows * ob);
+            let x = self.rows_of(&ta).expect("rows");
+            let out = &mut buf[..rows * ob];
+            by_rows(out, ob, ob, rows * cols, |r, o| fill(x, r, o));
+            self.store(&td, &buf[..rows * ob]);
+            self.put_scratch(buf);
             return Ok(());
         }
         let x = self.view(&ta);
@@ -1908,12 +1981,8 @@ impl Machine {
         let (lo, hi) = codec::int_range(dtype);
         let (rows, cols) = (s.rows as usize, s.cols as usize);
         self.note_read(&ta);
-        let mut buf = self.take_scratch(rows * cols);
-        let x = self.view(&ta);
         // Results lie in lo..=hi (i8 or u8), so their low byte is the stored element.
-        let out = &mut buf[..rows * cols];
-        by_rows(out, cols, rows * cols, |r, o| {
-            let row = &x[r * cols * 4..(r + 1) * cols * 4];
+        let fill = |row: &[u8], o: &mut [u8]| {
             for (c, (o, v)) in o.iter_mut().zip(row.chunks_exact(4)).enumerate() {
                 let q = requantize(
                     i32::from_le_bytes([v[0], v[1], v[2], v[3]]),
@@ -1924,6 +1993,19 @@ impl Machine {
                 );
                 *o = q as u8;
             }
+        };
+        if let Some(([x], out, ld)) = self.rows_into([&ta], &td) {
+            by_rows(out, ld, cols, rows * cols, |r, o| {
+                fill(x.row(r, cols * 4), o)
+            });
+            self.note_write(&td);
+            return Ok(());
+        }
+        let mut buf = self.take_scratch(rows * cols);
+        let x = self.view(&ta);
+        let out = &mut buf[..rows * cols];
+        by_rows(out, cols, cols, rows * cols, |r, o| {
+            fill(&x[r * cols * 4..(r + 1) * cols * 4], o);
         });
         drop(x);
         self.store(&td, &buf[..rows * cols]);

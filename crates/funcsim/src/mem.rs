@@ -425,6 +425,64 @@ impl Memory {
             .map(|s| &mut s[addr as usize..(addr + len) as usize])
     }
 
+    /// Checked SRAM spans `srcs` (region, address, length) borrowed read-only together with
+    /// the SRAM span `dst` borrowed writable, so that an instruction can compute straight into
+    /// its destination; `None` when any span is in HBM or a source shares a byte with `dst`.
+    pub(crate) fn sram_split<const N: usize>(
+        &mut self,
+        srcs: [(Region, u64, u64); N],
+        dst: (Region, u64, u64),
+    ) -> Option<([&[u8]; N], &mut [u8])> {
+        let (dr, d0, dlen) = dst;
+        let d1 = d0 + dlen;
+        if dr == Region::Hbm
+            || srcs
+                .iter()
+                .any(|&(r, s0, len)| r == Region::Hbm || (r == dr && s0 < d1 && d0 < s0 + len))
+        {
+            return None;
+        }
+        let mut out = None;
+        let mut around: (&[u8], &[u8]) = (&[], &[]);
+        let mut others: Vec<(Region, &[u8])> = Vec::new();
+        let srams = std::iter::once((Region::Shared, self.shared.as_mut_slice())).chain(
+            self.locals
+                .iter_mut()
+                .enumerate()
+                .map(|(c, l)| (Region::Local(c as u32), l.as_mut_slice())),
+        );
+        for (r, buf) in srams {
+            if r == dr {
+                let (left, rest) = buf.split_at_mut(d0 as usize);
+                let (mid, right) = rest.split_at_mut(dlen as usize);
+                out = Some(mid);
+                around = (left, right);
+            } else {
+                others.push((r, buf));
+            }
+        }
+        let out = out?;
+        let (left, right) = around;
+        let pick = |(r, s0, len): (Region, u64, u64)| -> &[u8] {
+            let (s0, len) = (s0 as usize, len as usize);
+            if r == dr {
+                if s0 + len <= d0 as usize {
+                    &left[s0..s0 + len]
+                } else {
+                    let s = s0 - d1 as usize;
+                    &right[s..s + len]
+                }
+            } else {
+                let buf = others
+                    .iter()
+                    .find(|(x, _)| *x == r)
+                    .map_or(&[][..], |(_, b)| *b);
+                &buf[s0..s0 + len]
+            }
+        };
+        Some((srcs.map(pick), out))
+    }
+
     /// Reads checked bytes.
     pub(crate) fn read(&self, region: Region, addr: u64, out: &mut [u8]) {
         match self.sram(region) {
