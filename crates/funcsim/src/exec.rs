@@ -429,6 +429,54 @@ fn zip_rows_f32(
     });
 }
 
+/// Requantization multipliers of a tile's columns in the form of a loop that vectorizes:
+/// `QuantizedMultiplier::apply` is `round(round(x·m / 2^s1) saturated / 2^s2)` (rounding half
+/// away from zero) with `s1 = 31 + min(shift, 0)` and `s2 = max(shift, 0)` — a left shift folds
+/// into the first rounding, a right shift is the second, a zero shift rounds by 2^0 (nothing);
+/// a zero multiplier gives 0 either way. Same results as [`requantize`], without its branches.
+struct ColumnRequant {
+    mul: Vec<i64>,
+    s1: Vec<u64>,
+    s2: Vec<u64>,
+}
+
+impl ColumnRequant {
+    fn new(qs: impl Iterator<Item = QuantizedMultiplier>) -> ColumnRequant {
+        let (mut mul, mut s1, mut s2) = (Vec::new(), Vec::new(), Vec::new());
+        for q in qs {
+            let rs = q.right_shift();
+            mul.push(i64::from(q.multiplier()));
+            s1.push((31 + rs.min(0)).clamp(0, 62) as u64);
+            s2.push(rs.clamp(0, 62) as u64);
+        }
+        ColumnRequant { mul, s1, s2 }
+    }
+
+    /// One row of little-endian i32 accumulators into bytes: results lie in `lo..=hi` (i8 or
+    /// u8), so their low byte is the stored element.
+    fn row(&self, row: &[u8], out: &mut [u8], zero_point: i32, lo: i64, hi: i64) {
+        #[inline(always)]
+        fn round_shift(v: i64, s: u64) -> i64 {
+            // |v| ≤ 2^62 here, so adding half of 2^s (s ≤ 62) cannot overflow.
+            let mag = ((v.unsigned_abs() + ((1u64 << s) >> 1)) >> s) as i64;
+            if v < 0 { -mag } else { mag }
+        }
+        let zp = i64::from(zero_point);
+        crate::igemm::with_simd(
+            #[inline(always)]
+            || {
+                let cols = out.iter_mut().zip(row.chunks_exact(4));
+                let params = self.mul.iter().zip(&self.s1).zip(&self.s2);
+                for ((o, v), ((&m, &s1), &s2)) in cols.zip(params) {
+                    let x = i64::from(i32::from_le_bytes([v[0], v[1], v[2], v[3]]));
+                    let y = round_shift(x * m, s1).clamp(i64::from(i32::MIN), i64::from(i32::MAX));
+                    *o = (round_shift(y, s2) + zp).clamp(lo, hi) as u8;
+                }
+            },
+        );
+    }
+}
+
 /// `op` over two f32 tiles' rows into `out` (rows `ld` bytes apart).
 fn zip_op(op: Bin, out: &mut [u8], ld: usize, x: Rows<'_>, y: Rows<'_>, rows: usize, cols: usize) {
     match op {
@@ -1981,19 +2029,8 @@ impl Machine {
         let (lo, hi) = codec::int_range(dtype);
         let (rows, cols) = (s.rows as usize, s.cols as usize);
         self.note_read(&ta);
-        // Results lie in lo..=hi (i8 or u8), so their low byte is the stored element.
-        let fill = |row: &[u8], o: &mut [u8]| {
-            for (c, (o, v)) in o.iter_mut().zip(row.chunks_exact(4)).enumerate() {
-                let q = requantize(
-                    i32::from_le_bytes([v[0], v[1], v[2], v[3]]),
-                    multiplier(c),
-                    zero_point,
-                    lo as i32,
-                    hi as i32,
-                );
-                *o = q as u8;
-            }
-        };
+        let per_column = ColumnRequant::new((0..cols).map(multiplier));
+        let fill = |row: &[u8], o: &mut [u8]| per_column.row(row, o, zero_point, lo, hi);
         if let Some(([x], out, ld)) = self.rows_into([&ta], &td) {
             by_rows(out, ld, cols, rows * cols, |r, o| {
                 fill(x.row(r, cols * 4), o)
@@ -2077,6 +2114,52 @@ mod tests {
                 zip_f32(x, y.expect("y"), |p, q| p * q)
             });
             assert!(whole == chunked, "{dtype} mul");
+        }
+    }
+
+    /// The branch-free per-column requantization equals `requantize` for every shift the
+    /// encoding allows, extreme multipliers and accumulators, both byte ranges and zero points.
+    #[test]
+    fn column_requant_matches_requantize() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut qs = vec![QuantizedMultiplier::ZERO];
+        for shift in -31..=62 {
+            for m in [1 << 30, i32::MAX, (1 << 30) + 12345, 1_518_500_250] {
+                qs.push(QuantizedMultiplier::new(m, shift).expect("valid"));
+            }
+        }
+        for _ in 0..200 {
+            let m = (next() % (1 << 31)) as i32;
+            let shift = (next() % 94) as i32 - 31;
+            if let Ok(q) = QuantizedMultiplier::new(m, shift) {
+                qs.push(q);
+            }
+        }
+        let mut accs = vec![i32::MIN, i32::MAX, 0, 1, -1, 1 << 20, -(1 << 20), 3, -3];
+        accs.extend((0..300).map(|_| next() as i32));
+        accs.extend((0..300).map(|_| (next() % 4096) as i32 - 2048));
+        let per_column = ColumnRequant::new(qs.iter().copied());
+        for (lo, hi, zp) in [
+            (-128i64, 127i64, 0i32),
+            (-128, 127, -5),
+            (0, 255, 100),
+            (0, 255, 0),
+        ] {
+            for &acc in &accs {
+                let row: Vec<u8> = qs.iter().flat_map(|_| acc.to_le_bytes()).collect();
+                let mut got = vec![0u8; qs.len()];
+                per_column.row(&row, &mut got, zp, lo, hi);
+                for (c, (&g, &q)) in got.iter().zip(&qs).enumerate() {
+                    let want = requantize(acc, q, zp, lo as i32, hi as i32) as u8;
+                    assert_eq!(g, want, "acc {acc}, column {c} ({q:?}), zero point {zp}");
+                }
+            }
         }
     }
 
