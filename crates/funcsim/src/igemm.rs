@@ -245,7 +245,11 @@ mod x86 {
         cols: usize,
         accumulate: bool,
     ) {
-        let rows: [&[i32]; R] = core::array::from_fn(|i| &a[i * k2..(i + 1) * k2]);
+        // A plain loop, not `array::from_fn` (see `vnni::x86::micro`).
+        let mut rows: [&[i32]; R] = [&[]; R];
+        for (i, row) in rows.iter_mut().enumerate() {
+            *row = &a[i * k2..(i + 1) * k2];
+        }
         let mut acc = [[f._mm512_setzero_si512(); NV]; R];
         if accumulate && cols == NR {
             for (i, acc_i) in acc.iter_mut().enumerate() {
