@@ -10,7 +10,7 @@
 
 use rayon::prelude::*;
 use seedchip_isa::{Addr, DType, Inst};
-use seedchip_numerics::{QuantizedMultiplier, RowFormat, math, requantize};
+use seedchip_numerics::{QuantizedMultiplier, RowFormat, math};
 
 use crate::codec::{self, elem_bytes, is_float};
 use crate::fault::{FaultKind, Region};
@@ -433,7 +433,8 @@ fn zip_rows_f32(
 /// `QuantizedMultiplier::apply` is `round(round(x·m / 2^s1) saturated / 2^s2)` (rounding half
 /// away from zero) with `s1 = 31 + min(shift, 0)` and `s2 = max(shift, 0)` — a left shift folds
 /// into the first rounding, a right shift is the second, a zero shift rounds by 2^0 (nothing);
-/// a zero multiplier gives 0 either way. Same results as [`requantize`], without its branches.
+/// a zero multiplier gives 0 either way. Same results as [`seedchip_numerics::requantize`],
+/// without its branches.
 struct ColumnRequant {
     mul: Vec<i64>,
     s1: Vec<u64>,
@@ -2121,6 +2122,7 @@ mod tests {
     /// encoding allows, extreme multipliers and accumulators, both byte ranges and zero points.
     #[test]
     fn column_requant_matches_requantize() {
+        use seedchip_numerics::requantize;
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = || {
             state ^= state << 13;
