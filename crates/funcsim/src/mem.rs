@@ -34,11 +34,37 @@ pub(crate) fn row_format(dtype: DType) -> Option<RowFormat> {
     }
 }
 
+/// Hashes a row number with one multiply and a rotation: every gathered row is looked up here
+/// (twice per row before this, with std's SipHash, ~1/3 of a gather's time). Row numbers are
+/// not adversarial input, and lookups never depend on iteration order.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct RowHasher(u64);
+
+impl std::hash::Hasher for RowHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        // Fibonacci hashing; the rotation brings the well-mixed high bits down to the low
+        // bits the table indexes with.
+        self.0 = (self.0 ^ x)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(29);
+    }
+}
+
 /// Decoded rows of a procedural table kept after first use: hot rows repeat across bags and
 /// batches, and regenerating (hash, quantize, dequantize) costs more than pooling them.
 #[derive(Debug, Default)]
 pub(crate) struct RowCache {
-    slots: HashMap<u64, usize>,
+    slots: HashMap<u64, usize, std::hash::BuildHasherDefault<RowHasher>>,
     data: Vec<f32>,
 }
 
