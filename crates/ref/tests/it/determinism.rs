@@ -146,3 +146,32 @@ fn identical_bits_for_a_sample_alone_or_in_a_batch() {
         }
     }
 }
+
+/// The executor reuses freed f32 buffers across runs: a run after others (larger, smaller,
+/// different inputs) gives the bits a fresh executor gives.
+#[test]
+fn reused_buffers_change_no_bits() {
+    let g = model();
+    let big = synthetic_inputs(&g, 600, 42).unwrap();
+    let small = synthetic_inputs(&g, 37, 9).unwrap();
+    let fresh = |inputs| {
+        Executor::new(&g, &Options::default())
+            .unwrap()
+            .run(inputs)
+            .unwrap()
+    };
+    let (want_big, want_small) = (fresh(&big), fresh(&small));
+    let ex = Executor::new(&g, &Options::default()).unwrap();
+    for (inputs, want) in [
+        (&big, &want_big),
+        (&small, &want_small),
+        (&big, &want_big),
+        (&big, &want_big),
+        (&small, &want_small),
+    ] {
+        let got = ex.run(inputs).unwrap();
+        for (k, t) in want {
+            assert_eq!(t.checksum(), got[k].checksum(), "output {k}");
+        }
+    }
+}
